@@ -1,0 +1,348 @@
+//! The numeric kernels on [`Tensor`]: elementwise maps with broadcasting, reductions, shape
+//! changes and the matrix product.
+//!
+//! Every loop that sums runs left to right in index order, as plain float64 arithmetic would:
+//! results are reproducible to the bit, and the article's trace depends on it. Shape errors
+//! panic with the op's name and both shapes, pointing at the caller's line (`#[track_caller]`).
+//! Nothing here knows about the tape.
+
+use crate::matmul::{MatRef, gemm};
+use crate::shape::{Shape, broadcast_shapes, broadcast_strides, broadcasts_to, for_each_offset};
+use crate::tensor::Tensor;
+
+impl Tensor {
+    /// A tensor of the same shape with `f` applied to every element.
+    ///
+    /// ```
+    /// use tapegrad::Tensor;
+    /// let t = Tensor::from([1.0, 4.0, 9.0]).map(f64::sqrt);
+    /// assert_eq!(t.data(), &[1.0, 2.0, 3.0]);
+    /// ```
+    pub fn map(&self, f: impl Fn(f64) -> f64) -> Tensor {
+        Tensor::from_parts(self.shape_owned(), self.data().iter().map(|&x| f(x)).collect())
+    }
+
+    /// Like [`map`](Tensor::map), but writes into this tensor's buffer when it is unshared.
+    pub(crate) fn map_into(mut self, f: impl Fn(f64) -> f64) -> Tensor {
+        for x in self.data_mut() {
+            *x = f(*x);
+        }
+        self
+    }
+
+    /// `f(a, b)` elementwise over the broadcast shape of `self` and `other`.
+    ///
+    /// # Panics
+    ///
+    /// If the shapes do not broadcast; the message names `op` (e.g. `"add: …"`).
+    #[track_caller]
+    pub(crate) fn zip_with(&self, other: &Tensor, op: &str, f: impl Fn(f64, f64) -> f64) -> Tensor {
+        let (a, b) = (self.data(), other.data());
+        if self.shape() == other.shape() {
+            let data = a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect();
+            return Tensor::from_parts(self.shape_owned(), data);
+        }
+        let shape = broadcast_shape_or_panic(self.shape(), other.shape(), op);
+        let mut data = Vec::with_capacity(shape.size());
+        if shape == *self.shape() && b.len() == 1 {
+            data.extend(a.iter().map(|&x| f(x, b[0])));
+        } else if shape == *other.shape() && a.len() == 1 {
+            data.extend(b.iter().map(|&y| f(a[0], y)));
+        } else {
+            let sa = broadcast_strides(self.shape(), &shape);
+            let sb = broadcast_strides(other.shape(), &shape);
+            for_each_offset(&shape, [&sa, &sb], |_, [i, j]| data.push(f(a[i], b[j])));
+        }
+        Tensor::from_parts(shape, data)
+    }
+
+    /// Like [`zip_with`](Tensor::zip_with), but writes into `self`'s buffer when it is unshared
+    /// and already has the result's shape.
+    #[track_caller]
+    pub(crate) fn zip_into(mut self, other: &Tensor, op: &str, f: impl Fn(f64, f64) -> f64) -> Tensor {
+        if !broadcasts_to(other.shape(), self.shape()) {
+            return self.zip_with(other, op, f);
+        }
+        let b = other.data();
+        if b.len() == 1 {
+            return self.map_into(|x| f(x, b[0]));
+        }
+        if self.shape() == other.shape() {
+            for (x, &y) in self.data_mut().iter_mut().zip(b) {
+                *x = f(*x, y);
+            }
+            return self;
+        }
+        let shape = self.shape_owned();
+        let sb = broadcast_strides(other.shape(), &shape);
+        let a = self.data_mut();
+        for_each_offset(&shape, [&sb], |i, [j]| a[i] = f(a[i], b[j]));
+        self
+    }
+
+    /// The sum of all elements, left to right.
+    ///
+    /// ```
+    /// use tapegrad::Tensor;
+    /// assert_eq!(Tensor::from([[1.0, 2.0], [3.0, 4.0]]).sum(), 10.0);
+    /// ```
+    pub fn sum(&self) -> f64 {
+        self.data().iter().fold(0.0, |acc, &x| acc + x)
+    }
+
+    /// Folds along `axis` (removing it) with `f`, starting from `init`, in index order.
+    #[track_caller]
+    pub(crate) fn fold_axis(&self, axis: usize, op: &str, init: f64, f: impl Fn(f64, f64) -> f64) -> Tensor {
+        check_axis(self.shape(), axis, op);
+        let shape = self.shape_owned();
+        let (outer, len, inner) = shape.split_at_axis(axis);
+        let x = self.data();
+        let mut out = vec![init; outer * inner];
+        for o in 0..outer {
+            let row = &mut out[o * inner..(o + 1) * inner];
+            for a in 0..len {
+                let start = (o * len + a) * inner;
+                for (acc, &v) in row.iter_mut().zip(&x[start..start + inner]) {
+                    *acc = f(*acc, v);
+                }
+            }
+        }
+        Tensor::from_parts(shape.without_axis(axis), out)
+    }
+
+    /// Repeats this tensor `len` times along a new axis inserted at `axis`: the inverse shape
+    /// change of a reduction along `axis`, used to send its gradient back.
+    pub(crate) fn expand_axis(&self, axis: usize, len: usize) -> Tensor {
+        let (outer, _, inner) = {
+            let mut with_one = self.shape().to_vec();
+            with_one.insert(axis, 1);
+            Shape::from(with_one).split_at_axis(axis)
+        };
+        let x = self.data();
+        let mut data = Vec::with_capacity(outer * len * inner);
+        for o in 0..outer {
+            for _ in 0..len {
+                data.extend_from_slice(&x[o * inner..(o + 1) * inner]);
+            }
+        }
+        let mut shape = self.shape().to_vec();
+        shape.insert(axis, len);
+        Tensor::from_parts(Shape::from(shape), data)
+    }
+
+    /// This tensor repeated along new or size-1 dimensions to `shape` (numpy's `broadcast_to`).
+    ///
+    /// # Panics
+    ///
+    /// If the shape does not broadcast to `shape`.
+    #[track_caller]
+    pub(crate) fn broadcast_to(&self, shape: &[usize]) -> Tensor {
+        assert!(
+            broadcasts_to(self.shape(), shape),
+            "broadcast_to: cannot broadcast {:?} to {:?}",
+            self.shape(),
+            shape
+        );
+        if self.shape() == shape {
+            return self.clone();
+        }
+        let x = self.data();
+        let strides = broadcast_strides(self.shape(), shape);
+        let mut data = Vec::with_capacity(shape.iter().product());
+        for_each_offset(shape, [&strides], |_, [i]| data.push(x[i]));
+        Tensor::from_parts(Shape::from(shape), data)
+    }
+
+    /// Sums over the dimensions that broadcasting added, giving a tensor of `shape`: the reverse
+    /// of `broadcast_to`, and how a gradient returns to the shape of a broadcast operand.
+    pub(crate) fn sum_to_shape(&self, shape: &[usize]) -> Tensor {
+        debug_assert!(broadcasts_to(shape, self.shape()), "{shape:?} ← {:?}", self.shape());
+        if self.shape() == shape {
+            return self.clone();
+        }
+        let x = self.data();
+        let target = Shape::from(shape);
+        if target.size() == 1 {
+            return Tensor::from_parts(target, vec![self.sum()]);
+        }
+        let mut out = vec![0.0; target.size()];
+        if self.shape().ends_with(shape) {
+            // The common case of a bias: add whole rows, one after another.
+            for row in x.chunks_exact(out.len()) {
+                for (acc, &v) in out.iter_mut().zip(row) {
+                    *acc += v;
+                }
+            }
+        } else {
+            let strides = broadcast_strides(shape, self.shape());
+            for_each_offset(self.shape(), [&strides], |i, [j]| out[j] += x[i]);
+        }
+        Tensor::from_parts(target, out)
+    }
+
+    /// The transpose of a 2-D tensor (rows become columns).
+    ///
+    /// # Panics
+    ///
+    /// If the tensor is not 2-D.
+    #[track_caller]
+    pub fn transpose(&self) -> Tensor {
+        let &[rows, cols] = self.shape() else {
+            panic!("transpose: needs a 2-D tensor, got shape {:?}", self.shape());
+        };
+        let x = self.data();
+        let data = (0..cols * rows).map(|i| x[(i % rows) * cols + i / rows]).collect();
+        Tensor::from_parts(Shape::from([cols, rows]), data)
+    }
+
+    /// The matrix product with numpy's rules for 1-D and 2-D operands: `[m, k] · [k, n] → [m, n]`,
+    /// `[m, k] · [k] → [m]`, `[k] · [k, n] → [n]`, `[k] · [k] → []`.
+    ///
+    /// # Panics
+    ///
+    /// If an operand is not 1-D or 2-D, or the inner dimensions differ.
+    ///
+    /// ```
+    /// use tapegrad::Tensor;
+    /// let x = Tensor::from([[1.0, 2.0], [3.0, 4.0]]);
+    /// assert_eq!(x.matmul(&Tensor::from([1.0, 1.0])), Tensor::from([3.0, 7.0]));
+    /// ```
+    #[track_caller]
+    pub fn matmul(&self, other: &Tensor) -> Tensor {
+        let (m, k, n) = matmul_dims(self.shape(), other.shape());
+        let out = gemm(MatRef::row_major(self.data(), m, k), MatRef::row_major(other.data(), k, n));
+        let shape: Shape = match (self.ndim(), other.ndim()) {
+            (2, 2) => [m, n].into(),
+            (2, 1) => [m].into(),
+            (1, 2) => [n].into(),
+            _ => Shape::scalar(),
+        };
+        Tensor::from_parts(shape, out)
+    }
+
+    /// `log Σ exp(x)` along `axis` (removing it), computed as `m + log Σ exp(x − m)` with `m`
+    /// the maximum, so that large values do not overflow.
+    #[track_caller]
+    pub(crate) fn logsumexp_axis(&self, axis: usize, op: &str) -> Tensor {
+        let max = self.fold_axis(axis, op, f64::NEG_INFINITY, f64::max);
+        // An all -inf (or +inf) slice would give inf - inf = NaN; shifting by 0 there keeps the
+        // exact answer (-inf, or +inf), as JAX and SciPy do.
+        let shift = max.map(|m| if m.is_finite() { m } else { 0.0 });
+        let len = self.shape()[axis];
+        let exp = self.zip_with(&shift.expand_axis(axis, len), op, |x, m| (x - m).exp());
+        let sum = exp.fold_axis(axis, op, 0.0, |acc, v| acc + v);
+        shift.zip_with(&sum, op, |m, s| m + s.ln())
+    }
+}
+
+/// The broadcast shape of two operands.
+///
+/// # Panics
+///
+/// If they do not broadcast, with a message naming `op` and both shapes.
+#[track_caller]
+pub(crate) fn broadcast_shape_or_panic(lhs: &[usize], rhs: &[usize], op: &str) -> Shape {
+    match broadcast_shapes(lhs, rhs) {
+        Some(shape) => shape,
+        None => panic!("{op}: shapes cannot be broadcast together: {lhs:?} and {rhs:?}"),
+    }
+}
+
+/// Panics unless `axis` is a dimension of `shape`.
+#[track_caller]
+pub(crate) fn check_axis(shape: &[usize], axis: usize, op: &str) {
+    assert!(
+        axis < shape.len(),
+        "{op}: axis {axis} is out of range for shape {shape:?}"
+    );
+}
+
+/// `(m, k, n)` of a matrix product, with a 1-D left operand read as one row `[1, k]` and a 1-D
+/// right operand as one column `[k, 1]`, as numpy does.
+///
+/// # Panics
+///
+/// If an operand is not 1-D or 2-D, or the inner dimensions differ.
+#[track_caller]
+pub(crate) fn matmul_dims(lhs: &[usize], rhs: &[usize]) -> (usize, usize, usize) {
+    let (m, k) = match *lhs {
+        [k] => (1, k),
+        [m, k] => (m, k),
+        _ => panic!("matmul: operands must be 1-D or 2-D: {lhs:?} · {rhs:?}"),
+    };
+    let (k2, n) = match *rhs {
+        [k] => (k, 1),
+        [k, n] => (k, n),
+        _ => panic!("matmul: operands must be 1-D or 2-D: {lhs:?} · {rhs:?}"),
+    };
+    assert!(k == k2, "matmul: inner dimensions differ: {lhs:?} · {rhs:?}");
+    (m, k, n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zip_with_broadcasts_like_numpy() {
+        let a = Tensor::from([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]);
+        let row = Tensor::from([10.0, 20.0, 30.0]);
+        let col = Tensor::from([[100.0], [200.0]]);
+        let sum = |x: &Tensor, y: &Tensor| x.zip_with(y, "add", |p, q| p + q);
+        assert_eq!(sum(&a, &row), Tensor::from([[11.0, 22.0, 33.0], [14.0, 25.0, 36.0]]));
+        assert_eq!(sum(&row, &a), sum(&a, &row));
+        assert_eq!(sum(&col, &row), Tensor::from([[110.0, 120.0, 130.0], [210.0, 220.0, 230.0]]));
+        assert_eq!(sum(&a, &Tensor::scalar(1.0)).data(), &[2.0, 3.0, 4.0, 5.0, 6.0, 7.0]);
+        let owned = a.clone().zip_into(&col, "add", |p, q| p + q);
+        assert_eq!(owned, Tensor::from([[101.0, 102.0, 103.0], [204.0, 205.0, 206.0]]));
+        assert_eq!(a.data()[0], 1.0, "a shared buffer is never written");
+    }
+
+    #[test]
+    #[should_panic(expected = "add: shapes cannot be broadcast together: [2, 3] and [2]")]
+    fn zip_with_panics_on_incompatible_shapes() {
+        let _ = Tensor::zeros(&[2, 3]).zip_with(&Tensor::zeros(&[2]), "add", |p, q| p + q);
+    }
+
+    #[test]
+    fn reductions_and_their_inverses() {
+        let a = Tensor::from([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]);
+        assert_eq!(a.fold_axis(0, "sum_axis", 0.0, |s, v| s + v), Tensor::from([5.0, 7.0, 9.0]));
+        assert_eq!(a.fold_axis(1, "sum_axis", 0.0, |s, v| s + v), Tensor::from([6.0, 15.0]));
+        let col = Tensor::from([1.0, 2.0]).expand_axis(1, 3);
+        assert_eq!(col, Tensor::from([[1.0, 1.0, 1.0], [2.0, 2.0, 2.0]]));
+        let row = Tensor::from([1.0, 2.0]).expand_axis(0, 2);
+        assert_eq!(row, Tensor::from([[1.0, 2.0], [1.0, 2.0]]));
+        assert_eq!(a.sum_to_shape(&[3]), Tensor::from([5.0, 7.0, 9.0]));
+        assert_eq!(a.sum_to_shape(&[2, 1]), Tensor::from([[6.0], [15.0]]));
+        assert_eq!(a.sum_to_shape(&[]), Tensor::scalar(21.0));
+        assert_eq!(a.sum_to_shape(&[1, 1]), Tensor::from([[21.0]]));
+        let b = Tensor::from([[1.0], [2.0]]).broadcast_to(&[2, 2]);
+        assert_eq!(b, Tensor::from([[1.0, 1.0], [2.0, 2.0]]));
+    }
+
+    #[test]
+    fn transpose_and_matmul() {
+        let a = Tensor::from([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]);
+        assert_eq!(a.transpose(), Tensor::from([[1.0, 4.0], [2.0, 5.0], [3.0, 6.0]]));
+        let v = Tensor::from([1.0, 0.0, -1.0]);
+        assert_eq!(a.matmul(&v), Tensor::from([-2.0, -2.0]));
+        assert_eq!(Tensor::from([1.0, 1.0]).matmul(&a), Tensor::from([5.0, 7.0, 9.0]));
+        assert_eq!(v.matmul(&v), Tensor::scalar(2.0));
+        assert_eq!(a.matmul(&a.transpose()), Tensor::from([[14.0, 32.0], [32.0, 77.0]]));
+    }
+
+    #[test]
+    #[should_panic(expected = "matmul: inner dimensions differ: [4, 2] · [3]")]
+    fn matmul_panics_on_inner_dimension_mismatch() {
+        let _ = Tensor::zeros(&[4, 2]).matmul(&Tensor::zeros(&[3]));
+    }
+
+    #[test]
+    fn logsumexp_does_not_overflow() {
+        let x = Tensor::from([[1000.0, 1000.0], [f64::NEG_INFINITY, f64::NEG_INFINITY]]);
+        let lse = x.logsumexp_axis(1, "logsumexp");
+        assert_eq!(lse.data()[0], 1000.0 + 2f64.ln());
+        assert_eq!(lse.data()[1], f64::NEG_INFINITY);
+    }
+}

@@ -1,0 +1,63 @@
+//! # tapegrad
+//!
+//! A minimal, tape-based, reverse-mode automatic differentiation engine.
+//!
+//! A [`Tape`] records every op of the forward pass as it runs; [`Var::backward`] walks the tape
+//! once in reverse and applies the chain rule, returning the gradients as a [`Grads`] value.
+//!
+//! ```
+//! use tapegrad::{Tape, Tensor};
+//!
+//! let tape = Tape::new();
+//! let x = tape.constant(Tensor::from([[1.0, 1.0], [-1.0, 1.0], [-1.0, -0.5], [-1.0, 1.5]]));
+//! let t = tape.constant(Tensor::from([0.0, 1.0, 0.0, 1.0]));
+//! let w = tape.param(Tensor::from([1.0, 1.0]));   // a leaf we differentiate against
+//! let b = tape.param(Tensor::scalar(0.0));
+//! let z = x.matmul(w) + b;                        // forward pass: nodes are recorded
+//! let y = z.step();                               // step(z) = 1 if z > 0 else 0; step' = 0
+//! let loss = -((t - y) * z).mean();               // the perceptron criterion
+//! let grads = loss.backward();                    // backward pass: the chain rule, once
+//! assert_eq!(grads[w].data(), &[0.5, 0.0]);       // −(t − y)·x / 4
+//! ```
+//!
+//! Where things live (see [`architecture`] for how they fit together):
+//!
+//! | file | what it holds |
+//! |---|---|
+//! | `tensor.rs`, `kernels.rs`, `matmul.rs`, `arith.rs`, `display.rs` | [`Tensor`]: values, kernels, operators, printing |
+//! | `shape.rs` | [`Shape`] and numpy's broadcasting rules |
+//! | `tape.rs` | [`Tape`], the list of recorded nodes |
+//! | `var.rs` | [`Var`], the handle users compute with |
+//! | `op.rs` | [`Op`]: every primitive's forward and backward rule, side by side |
+//! | `backward.rs` | the reverse sweep and [`Grads`] |
+//! | `error.rs` | [`Error`] |
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod arith;
+mod backward;
+mod display;
+mod error;
+mod kernels;
+mod matmul;
+mod op;
+mod shape;
+mod tape;
+mod tensor;
+mod var;
+
+pub use backward::Grads;
+pub use error::Error;
+pub use op::Op;
+pub use shape::{Shape, broadcast_shapes};
+pub use tape::{NodeId, Tape};
+pub use tensor::Tensor;
+pub use var::Var;
+
+#[doc = include_str!("../docs/architecture.md")]
+pub mod architecture {}
+
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

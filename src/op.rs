@@ -1,0 +1,321 @@
+//! [`Op`]: every primitive the tape records, with its forward computation and its
+//! vector-Jacobian product (the chain rule) side by side. This file is the table of derivatives.
+//!
+//! Notation in each variant's doc line: `z` is the op's output, `g` the upstream gradient ∂l/∂z
+//! (same shape as `z`), `dx` the contribution to ∂l/∂x. Every contribution goes through
+//! [`GradSink::add`], which skips inputs that no parameter reaches and sums broadcast dimensions
+//! back to the input's shape, so no rule below handles broadcasting itself.
+//!
+//! Composite ops (mean, softmax, …) are not here: `var.rs` writes them with these primitives.
+//! Only log-softmax and logsumexp are fused, because composing them would overflow.
+
+use crate::backward::GradSink;
+use crate::kernels::matmul_dims;
+use crate::matmul::{MatRef, gemm};
+use crate::shape::Shape;
+use crate::tape::{Node, NodeId};
+use crate::tensor::Tensor;
+
+/// A primitive operation recorded on the tape: which op, and which nodes it reads.
+///
+/// Kept to 16 bytes: node indices are `u32`, and the one variant that needs a whole shape
+/// boxes it, so the tape of a scalar graph stays small.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Op {
+    /// A leaf we differentiate against.
+    Param,
+    /// A leaf we do not differentiate against (inputs, targets).
+    Constant,
+    /// `z = x + y` (broadcast) · `dx = g, dy = g`
+    Add(NodeId, NodeId),
+    /// `z = x − y` (broadcast) · `dx = g, dy = −g`
+    Sub(NodeId, NodeId),
+    /// `z = x ⊙ y` (broadcast) · `dx = g ⊙ y, dy = g ⊙ x`
+    Mul(NodeId, NodeId),
+    /// `z = x / y` (broadcast) · `dx = g / y, dy = −g ⊙ z / y`
+    Div(NodeId, NodeId),
+    /// `z = x + c` · `dx = g`
+    AddScalar(NodeId, f64),
+    /// `z = c · x` · `dx = c · g`
+    MulScalar(NodeId, f64),
+    /// `z = x / c` · `dx = g / c`
+    DivScalar(NodeId, f64),
+    /// `z = c − x` · `dx = −g`
+    ScalarSub(f64, NodeId),
+    /// `z = c / x` · `dx = −g ⊙ z / x`
+    ScalarDiv(f64, NodeId),
+    /// `z = −x` · `dx = −g`
+    Neg(NodeId),
+    /// `z = 1 if x > 0 else 0` · `dx = 0` everywhere (nothing is accumulated)
+    Step(NodeId),
+    /// `z = max(x, 0)` · `dx = g ⊙ [x > 0]` (so relu′(0) = 0)
+    Relu(NodeId),
+    /// `z = σ(x) = 1 / (1 + e^−x)` · `dx = g ⊙ z ⊙ (1 − z)`
+    Sigmoid(NodeId),
+    /// `z = tanh x` · `dx = g ⊙ (1 − z²)`
+    Tanh(NodeId),
+    /// `z = eˣ` · `dx = g ⊙ z`
+    Exp(NodeId),
+    /// `z = ln x` · `dx = g / x`
+    Ln(NodeId),
+    /// `z = √x` · `dx = g / (2z)`
+    Sqrt(NodeId),
+    /// `z = xᵖ` · `dx = g ⊙ p·xᵖ⁻¹`
+    Powf(NodeId, f64),
+    /// `z = |x|` · `dx = g ⊙ sign(x)`, with sign(0) = 0
+    Abs(NodeId),
+    /// `z = Σᵢ xᵢ` (a scalar) · `dx = g` repeated to x's shape
+    Sum(NodeId),
+    /// `z = Σ x` along `axis`, which is removed · `dx = g` repeated along `axis`
+    SumAxis(NodeId, usize),
+    /// `z = max x` along `axis`, which is removed · `dx = g ⊙ [x = z] / #ties` (ties share g)
+    MaxAxis(NodeId, usize),
+    /// `z = xᵀ` (2-D) · `dx = gᵀ`
+    Transpose(NodeId),
+    /// `z = x` with another shape of the same size · `dx = g` with x's shape
+    Reshape(NodeId, Box<Shape>),
+    /// `z = x` repeated to a broadcast shape · `dx = g` summed back to x's shape
+    BroadcastTo(NodeId, Box<Shape>),
+    /// `z = x · y` (1-D/2-D, numpy rules) · `dx = g · yᵀ, dy = xᵀ · g`
+    Matmul(NodeId, NodeId),
+    /// `z = x − logsumexp(x)` along `axis` · `dx = g − eᶻ ⊙ Σ g` (sums along `axis`)
+    LogSoftmax(NodeId, usize),
+    /// `z = log Σ eˣ` along `axis`, which is removed · `dx = g ⊙ e^(x − z)` (z, g repeated along `axis`)
+    LogSumExp(NodeId, usize),
+}
+
+impl Op {
+    /// The op's name as users call it, for messages, traces and pictures.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Param => "param",
+            Op::Constant => "constant",
+            Op::Add(..) | Op::AddScalar(..) => "add",
+            Op::Sub(..) | Op::ScalarSub(..) => "sub",
+            Op::Mul(..) | Op::MulScalar(..) => "mul",
+            Op::Div(..) | Op::DivScalar(..) | Op::ScalarDiv(..) => "div",
+            Op::Neg(_) => "neg",
+            Op::Step(_) => "step",
+            Op::Relu(_) => "relu",
+            Op::Sigmoid(_) => "sigmoid",
+            Op::Tanh(_) => "tanh",
+            Op::Exp(_) => "exp",
+            Op::Ln(_) => "ln",
+            Op::Sqrt(_) => "sqrt",
+            Op::Powf(..) => "powf",
+            Op::Abs(_) => "abs",
+            Op::Sum(_) => "sum",
+            Op::SumAxis(..) => "sum_axis",
+            Op::MaxAxis(..) => "max_axis",
+            Op::Transpose(_) => "transpose",
+            Op::Reshape(..) => "reshape",
+            Op::BroadcastTo(..) => "broadcast_to",
+            Op::Matmul(..) => "matmul",
+            Op::LogSoftmax(..) => "log_softmax",
+            Op::LogSumExp(..) => "logsumexp",
+        }
+    }
+
+    /// The nodes this op reads (none for a leaf, at most two).
+    pub fn inputs(&self) -> impl Iterator<Item = NodeId> {
+        let (first, second) = match *self {
+            Op::Param | Op::Constant => (None, None),
+            Op::Add(x, y) | Op::Sub(x, y) | Op::Mul(x, y) | Op::Div(x, y) | Op::Matmul(x, y) => {
+                (Some(x), Some(y))
+            }
+            Op::AddScalar(x, _)
+            | Op::MulScalar(x, _)
+            | Op::DivScalar(x, _)
+            | Op::ScalarSub(_, x)
+            | Op::ScalarDiv(_, x)
+            | Op::Neg(x)
+            | Op::Step(x)
+            | Op::Relu(x)
+            | Op::Sigmoid(x)
+            | Op::Tanh(x)
+            | Op::Exp(x)
+            | Op::Ln(x)
+            | Op::Sqrt(x)
+            | Op::Powf(x, _)
+            | Op::Abs(x)
+            | Op::Sum(x)
+            | Op::SumAxis(x, _)
+            | Op::MaxAxis(x, _)
+            | Op::Transpose(x)
+            | Op::Reshape(x, _)
+            | Op::BroadcastTo(x, _)
+            | Op::LogSoftmax(x, _)
+            | Op::LogSumExp(x, _) => (Some(x), None),
+        };
+        first.into_iter().chain(second)
+    }
+
+    /// The forward pass of this op: its output value from its inputs' values.
+    ///
+    /// # Panics
+    ///
+    /// On shapes the op does not accept, naming the op and the shapes; for a leaf, which is
+    /// recorded with its value instead.
+    #[track_caller]
+    pub(crate) fn forward(&self, nodes: &[Node]) -> Tensor {
+        let v = |id: NodeId| &nodes[id.index()].value;
+        match *self {
+            Op::Param | Op::Constant => unreachable!("a leaf is recorded with its value"),
+            Op::Add(x, y) => v(x).zip_with(v(y), "add", |x, y| x + y),
+            Op::Sub(x, y) => v(x).zip_with(v(y), "sub", |x, y| x - y),
+            Op::Mul(x, y) => v(x).zip_with(v(y), "mul", |x, y| x * y),
+            Op::Div(x, y) => v(x).zip_with(v(y), "div", |x, y| x / y),
+            Op::AddScalar(x, c) => v(x).map(|x| x + c),
+            Op::MulScalar(x, c) => v(x).map(|x| c * x),
+            Op::DivScalar(x, c) => v(x).map(|x| x / c),
+            Op::ScalarSub(c, x) => v(x).map(|x| c - x),
+            Op::ScalarDiv(c, x) => v(x).map(|x| c / x),
+            Op::Neg(x) => v(x).map(|x| -x),
+            Op::Step(x) => v(x).map(|x| if x > 0.0 { 1.0 } else { 0.0 }),
+            Op::Relu(x) => v(x).map(|x| if x > 0.0 { x } else { 0.0 }),
+            Op::Sigmoid(x) => v(x).map(sigmoid),
+            Op::Tanh(x) => v(x).map(f64::tanh),
+            Op::Exp(x) => v(x).map(f64::exp),
+            Op::Ln(x) => v(x).map(f64::ln),
+            Op::Sqrt(x) => v(x).map(f64::sqrt),
+            Op::Powf(x, p) => v(x).map(|x| x.powf(p)),
+            Op::Abs(x) => v(x).map(f64::abs),
+            Op::Sum(x) => Tensor::scalar(v(x).sum()),
+            Op::SumAxis(x, axis) => v(x).fold_axis(axis, "sum_axis", 0.0, |s, x| s + x),
+            Op::MaxAxis(x, axis) => v(x).fold_axis(axis, "max_axis", f64::NEG_INFINITY, max_nan),
+            Op::Transpose(x) => v(x).transpose(),
+            Op::Reshape(x, ref shape) => v(x).reshape(shape),
+            Op::BroadcastTo(x, ref shape) => v(x).broadcast_to(shape),
+            Op::Matmul(x, y) => v(x).matmul(v(y)),
+            Op::LogSoftmax(x, axis) => {
+                let lse = v(x).logsumexp_axis(axis, "log_softmax");
+                v(x).zip_with(&lse.expand_axis(axis, v(x).shape()[axis]), "log_softmax", |x, l| x - l)
+            }
+            Op::LogSumExp(x, axis) => v(x).logsumexp_axis(axis, "logsumexp"),
+        }
+    }
+
+    /// The backward pass of this op: given its output `z` and the upstream gradient `g`, adds
+    /// each input's contribution `g · ∂z/∂input` to `sink`.
+    pub(crate) fn backward(&self, z: &Tensor, g: &Tensor, nodes: &[Node], sink: &mut GradSink<'_>) {
+        let v = |id: NodeId| &nodes[id.index()].value;
+        match *self {
+            Op::Param | Op::Constant => {}
+            Op::Add(x, y) => {
+                sink.add(x, || g.clone());
+                sink.add(y, || g.clone());
+            }
+            Op::Sub(x, y) => {
+                sink.add(x, || g.clone());
+                sink.add(y, || -g);
+            }
+            Op::Mul(x, y) => {
+                sink.add(x, || g * v(y));
+                sink.add(y, || g * v(x));
+            }
+            Op::Div(x, y) => {
+                sink.add(x, || g / v(y));
+                sink.add(y, || -(g * z) / v(y));
+            }
+            Op::AddScalar(x, _) => sink.add(x, || g.clone()),
+            Op::MulScalar(x, c) => sink.add(x, || c * g),
+            Op::DivScalar(x, c) => sink.add(x, || g / c),
+            Op::ScalarSub(_, x) | Op::Neg(x) => sink.add(x, || -g),
+            Op::ScalarDiv(_, x) => sink.add(x, || -(g * z) / v(x)),
+            Op::Step(_) => {}
+            Op::Relu(x) => sink.add(x, || g.zip_with(v(x), "relu", |g, x| if x > 0.0 { g } else { 0.0 })),
+            Op::Sigmoid(x) => sink.add(x, || g.zip_with(z, "sigmoid", |g, z| g * (z * (1.0 - z)))),
+            Op::Tanh(x) => sink.add(x, || g.zip_with(z, "tanh", |g, z| g * (1.0 - z * z))),
+            Op::Exp(x) => sink.add(x, || g * z),
+            Op::Ln(x) => sink.add(x, || g / v(x)),
+            Op::Sqrt(x) => sink.add(x, || g.zip_with(z, "sqrt", |g, z| g / (2.0 * z))),
+            Op::Powf(x, p) => sink.add(x, || g.zip_with(v(x), "powf", |g, x| g * (p * x.powf(p - 1.0)))),
+            Op::Abs(x) => sink.add(x, || g.zip_with(v(x), "abs", |g, x| g * sign(x))),
+            Op::Sum(x) => sink.add(x, || Tensor::full(v(x).shape(), g.item())),
+            Op::SumAxis(x, axis) => sink.add(x, || g.expand_axis(axis, v(x).shape()[axis])),
+            Op::MaxAxis(x, axis) => sink.add(x, || {
+                let len = v(x).shape()[axis];
+                let is_max = v(x).zip_with(&z.expand_axis(axis, len), "max_axis", |x, z| f64::from(x == z));
+                let ties = is_max.fold_axis(axis, "max_axis", 0.0, |s, t| s + t);
+                let share = g.zip_with(&ties, "max_axis", |g, n| g / n).expand_axis(axis, len);
+                share * &is_max
+            }),
+            Op::Transpose(x) => sink.add(x, || g.transpose()),
+            Op::Reshape(x, _) => sink.add(x, || g.with_shape(v(x).shape().into())),
+            Op::BroadcastTo(x, _) => sink.add(x, || g.clone()),
+            Op::Matmul(x, y) => {
+                let (m, k, n) = matmul_dims(v(x).shape(), v(y).shape());
+                let g2 = MatRef::row_major(g.data(), m, n);
+                sink.add(x, || {
+                    let y2 = MatRef::row_major(v(y).data(), k, n);
+                    Tensor::from_parts(v(x).shape().into(), gemm(g2, y2.t()))
+                });
+                sink.add(y, || {
+                    let x2 = MatRef::row_major(v(x).data(), m, k);
+                    Tensor::from_parts(v(y).shape().into(), gemm(x2.t(), g2))
+                });
+            }
+            Op::LogSoftmax(x, axis) => sink.add(x, || {
+                let len = z.shape()[axis];
+                let g_sum = g.fold_axis(axis, "log_softmax", 0.0, |s, g| s + g).expand_axis(axis, len);
+                let softmax_times_sum = z.zip_with(&g_sum, "log_softmax", |z, s| z.exp() * s);
+                g - softmax_times_sum
+            }),
+            Op::LogSumExp(x, axis) => sink.add(x, || {
+                let len = v(x).shape()[axis];
+                let softmax = v(x).zip_with(&z.expand_axis(axis, len), "logsumexp", |x, z| (x - z).exp());
+                softmax * &g.expand_axis(axis, len)
+            }),
+        }
+    }
+}
+
+/// The logistic function, written so that neither branch overflows.
+fn sigmoid(x: f64) -> f64 {
+    if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (1.0 + e)
+    }
+}
+
+/// The sign with sign(0) = 0 (PyTorch's convention for |x|′); `f64::signum(0.0)` is 1.
+fn sign(x: f64) -> f64 {
+    if x > 0.0 {
+        1.0
+    } else if x < 0.0 {
+        -1.0
+    } else {
+        x * 0.0 // 0 for ±0, NaN for NaN
+    }
+}
+
+/// `max` that propagates NaN (as numpy and PyTorch do), where `f64::max` would drop it.
+fn max_nan(acc: f64, x: f64) -> f64 {
+    if x > acc || x.is_nan() { x } else { acc }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_op_is_two_words() {
+        assert_eq!(std::mem::size_of::<Op>(), 16);
+    }
+
+    #[test]
+    fn helpers_handle_the_edges() {
+        assert_eq!(sign(0.0), 0.0);
+        assert_eq!(sign(-0.0), 0.0);
+        assert_eq!(sign(-3.0), -1.0);
+        assert!(sign(f64::NAN).is_nan());
+        assert_eq!(sigmoid(-1000.0), 0.0);
+        assert_eq!(sigmoid(1000.0), 1.0);
+        assert_eq!(sigmoid(0.0), 0.5);
+        assert!(max_nan(f64::NAN, 1.0).is_nan());
+        assert!(max_nan(1.0, f64::NAN).is_nan());
+        assert_eq!(max_nan(f64::NEG_INFINITY, 2.0), 2.0);
+    }
+}

@@ -1,0 +1,194 @@
+//! [`Tape`]: the append-only list of nodes (a Wengert list) that the forward pass records.
+//!
+//! A node is an [`Op`] and its value, computed the moment the op is recorded. Nodes are only
+//! ever appended, so the list is always in topological order and the backward pass can walk it
+//! in reverse. The tape owns every node; a [`Var`] is only an index into it. This file does not
+//! differentiate anything (that is `backward.rs`) nor define ops (that is `op.rs`).
+
+use crate::op::Op;
+use crate::tensor::Tensor;
+use crate::var::Var;
+use std::cell::{Ref, RefCell};
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The position of a node on its tape, in creation order.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NodeId(u32);
+
+impl NodeId {
+    /// The node's position, counting from 0.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl fmt::Debug for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "n{}", self.0)
+    }
+}
+
+/// One recorded step of the forward pass.
+#[derive(Clone, Debug)]
+pub(crate) struct Node {
+    pub op: Op,
+    pub value: Tensor,
+    /// Whether some `param` reaches this node; the backward pass skips nodes that none does.
+    pub needs_grad: bool,
+}
+
+/// Records the forward pass, one node per op, so that `backward()` can replay it in reverse.
+///
+/// ```
+/// use tapegrad::Tape;
+///
+/// let tape = Tape::new();
+/// let x = tape.param(3.0);
+/// let y = x * x + 2.0 * x;      // two more nodes: y = x² + 2x
+/// assert_eq!(y.value().item(), 15.0);
+/// let grads = y.backward();
+/// assert_eq!(grads[x].item(), 8.0);   // dy/dx = 2x + 2
+/// ```
+///
+/// A tape is used from one thread (its `Var`s borrow it). To run many steps, either make a new
+/// tape per step or call [`clear`](Tape::clear), which keeps the allocation.
+pub struct Tape {
+    nodes: RefCell<Vec<Node>>,
+    /// Unique among all tapes, and renewed by `clear`, so that a `Grads` can tell whether a
+    /// `Var` belongs to the nodes it was computed from.
+    id: u64,
+}
+
+static NEXT_TAPE_ID: AtomicU64 = AtomicU64::new(0);
+
+fn fresh_id() -> u64 {
+    NEXT_TAPE_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+impl Tape {
+    /// An empty tape.
+    pub fn new() -> Tape {
+        Tape::with_capacity(0)
+    }
+
+    /// An empty tape with room for `nodes` nodes before it reallocates.
+    pub fn with_capacity(nodes: usize) -> Tape {
+        Tape {
+            nodes: RefCell::new(Vec::with_capacity(nodes)),
+            id: fresh_id(),
+        }
+    }
+
+    /// Records a parameter: a leaf that `backward()` computes the gradient of.
+    pub fn param(&self, value: impl Into<Tensor>) -> Var<'_> {
+        self.push_leaf(Op::Param, value.into(), true)
+    }
+
+    /// Records a constant: a leaf that no gradient is computed for (inputs, targets).
+    pub fn constant(&self, value: impl Into<Tensor>) -> Var<'_> {
+        self.push_leaf(Op::Constant, value.into(), false)
+    }
+
+    /// The number of nodes recorded.
+    pub fn len(&self) -> usize {
+        self.nodes.borrow().len()
+    }
+
+    /// Whether no node has been recorded.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.borrow().is_empty()
+    }
+
+    /// Forgets every node but keeps the allocation, for the next training step. Taking
+    /// `&mut self` means the borrow checker guarantees that no `Var` of the old nodes survives.
+    pub fn clear(&mut self) {
+        self.nodes.get_mut().clear();
+        self.id = fresh_id();
+    }
+
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    pub(crate) fn nodes(&self) -> Ref<'_, Vec<Node>> {
+        self.nodes.borrow()
+    }
+
+    fn push_leaf(&self, op: Op, value: Tensor, needs_grad: bool) -> Var<'_> {
+        let mut nodes = self.nodes.borrow_mut();
+        let id = next_id(nodes.len());
+        nodes.push(Node {
+            op,
+            value,
+            needs_grad,
+        });
+        Var::new(self, id)
+    }
+
+    /// Runs `op`'s forward pass on its inputs' values and records the result.
+    ///
+    /// # Panics
+    ///
+    /// If the op rejects its inputs' shapes (the message points at the user's line).
+    #[track_caller]
+    pub(crate) fn push(&self, op: Op) -> Var<'_> {
+        let mut nodes = self.nodes.borrow_mut();
+        let value = op.forward(&nodes);
+        let needs_grad = op.inputs().any(|input| nodes[input.index()].needs_grad);
+        let id = next_id(nodes.len());
+        nodes.push(Node {
+            op,
+            value,
+            needs_grad,
+        });
+        Var::new(self, id)
+    }
+}
+
+fn next_id(len: usize) -> NodeId {
+    NodeId(u32::try_from(len).expect("a tape holds at most 2³² nodes"))
+}
+
+impl Default for Tape {
+    fn default() -> Tape {
+        Tape::new()
+    }
+}
+
+impl fmt::Debug for Tape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let nodes = self.nodes.borrow();
+        let mut list = f.debug_list();
+        for (i, node) in nodes.iter().enumerate() {
+            list.entry(&format_args!(
+                "n{i} = {} {:?} {:?}",
+                node.op.name(),
+                node.op.inputs().collect::<Vec<_>>(),
+                node.value.shape()
+            ));
+        }
+        list.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_node_is_small() {
+        // op (16) + value (16) + flag, padded: what a scalar graph costs per node.
+        assert_eq!(std::mem::size_of::<Node>(), 40);
+    }
+
+    #[test]
+    fn clear_renews_the_identity() {
+        let mut tape = Tape::new();
+        let before = tape.id();
+        let _ = tape.param(1.0);
+        tape.clear();
+        assert!(tape.is_empty());
+        assert_ne!(tape.id(), before);
+    }
+}

@@ -1,0 +1,325 @@
+//! [`Var`]: the `Copy` handle to a node on a tape, and the methods and operators that record
+//! ops through it.
+//!
+//! Each method here only names a primitive of `op.rs` and records it (or, for a composite op
+//! such as `mean` or `softmax`, records a few primitives). The math lives in `op.rs`.
+
+use crate::backward::{self, Grads};
+use crate::kernels::check_axis;
+use crate::op::Op;
+use crate::shape::Shape;
+use crate::tape::{NodeId, Tape};
+use crate::tensor::Tensor;
+use std::fmt;
+use std::ops::{Add, Div, Mul, Neg, Sub};
+
+/// A value recorded on a [`Tape`]: a tape reference and a node index, so it is `Copy` and
+/// cheap to pass around. Operators and methods on it record new nodes.
+///
+/// ```
+/// use tapegrad::{Tape, Tensor};
+///
+/// let tape = Tape::new();
+/// let x = tape.constant(Tensor::from([[1.0, 2.0], [3.0, 4.0]]));
+/// let w = tape.param(Tensor::from([0.5, -0.5]));
+/// let loss = x.matmul(w).relu().sum();
+/// assert_eq!(loss.value().item(), 0.0);   // both rows give -0.5 before relu
+/// ```
+#[derive(Clone, Copy)]
+pub struct Var<'t> {
+    tape: &'t Tape,
+    id: NodeId,
+}
+
+impl<'t> Var<'t> {
+    pub(crate) fn new(tape: &'t Tape, id: NodeId) -> Var<'t> {
+        Var { tape, id }
+    }
+
+    /// The tape this Var lives on.
+    pub fn tape(self) -> &'t Tape {
+        self.tape
+    }
+
+    /// Its node's position on the tape.
+    pub fn id(self) -> NodeId {
+        self.id
+    }
+
+    /// The value the forward pass computed (a cheap, shared clone).
+    pub fn value(self) -> Tensor {
+        self.tape.nodes()[self.id.index()].value.clone()
+    }
+
+    /// The shape of its value.
+    pub fn shape(self) -> Shape {
+        self.tape.nodes()[self.id.index()].value.shape().into()
+    }
+
+    /// The op that produced it.
+    pub fn op(self) -> Op {
+        self.tape.nodes()[self.id.index()].op.clone()
+    }
+
+    /// The backward pass from this output, which must hold exactly one element: the gradient of
+    /// it with respect to every node, computed by one reverse sweep of the tape.
+    ///
+    /// # Panics
+    ///
+    /// If the output holds more than one element; use [`backward_with`](Var::backward_with).
+    #[track_caller]
+    pub fn backward(self) -> Grads {
+        let shape = self.shape();
+        assert!(
+            shape.size() == 1,
+            "backward: the output has shape {shape:?} ({} elements), but backward() needs a \
+             single element; use backward_with(cotangent) for a vector-Jacobian product",
+            shape.size()
+        );
+        backward::backward(self.tape, self.id, Tensor::ones(&shape))
+    }
+
+    /// The backward pass seeded with `cotangent` (∂l/∂self, same shape as this output): a
+    /// vector-Jacobian product, for outputs of any shape.
+    ///
+    /// # Panics
+    ///
+    /// If `cotangent`'s shape is not this output's shape.
+    #[track_caller]
+    pub fn backward_with(self, cotangent: impl Into<Tensor>) -> Grads {
+        let cotangent = cotangent.into();
+        let shape = self.shape();
+        assert!(
+            shape == *cotangent.shape(),
+            "backward_with: the cotangent has shape {:?}, but the output has shape {shape:?}",
+            cotangent.shape()
+        );
+        backward::backward(self.tape, self.id, cotangent)
+    }
+
+    #[track_caller]
+    fn record(self, op: Op) -> Var<'t> {
+        self.tape.push(op)
+    }
+
+    /// Records a binary op after checking that both operands live on the same tape.
+    #[track_caller]
+    fn binary(self, other: Var<'t>, op: fn(NodeId, NodeId) -> Op, name: &str) -> Var<'t> {
+        assert!(
+            std::ptr::eq(self.tape, other.tape),
+            "{name}: the operands are Vars of two different tapes; record both on one tape"
+        );
+        self.record(op(self.id, other.id))
+    }
+
+    /// The matrix product, with numpy's rules for 1-D and 2-D operands:
+    /// `[m, k] · [k, n] → [m, n]`, `[m, k] · [k] → [m]`, `[k] · [k, n] → [n]`, `[k] · [k] → []`.
+    ///
+    /// # Panics
+    ///
+    /// If an operand is not 1-D or 2-D, the inner dimensions differ, or the Vars belong to two
+    /// tapes.
+    #[track_caller]
+    pub fn matmul(self, other: Var<'t>) -> Var<'t> {
+        self.binary(other, Op::Matmul, "matmul")
+    }
+
+    /// `1` where the value is > 0, else `0`. Its derivative is taken as 0 everywhere.
+    pub fn step(self) -> Var<'t> {
+        self.record(Op::Step(self.id))
+    }
+
+    /// `max(x, 0)`; its derivative at 0 is taken as 0.
+    pub fn relu(self) -> Var<'t> {
+        self.record(Op::Relu(self.id))
+    }
+
+    /// The logistic function `1 / (1 + e^−x)`.
+    pub fn sigmoid(self) -> Var<'t> {
+        self.record(Op::Sigmoid(self.id))
+    }
+
+    /// The hyperbolic tangent.
+    pub fn tanh(self) -> Var<'t> {
+        self.record(Op::Tanh(self.id))
+    }
+
+    /// `eˣ`.
+    pub fn exp(self) -> Var<'t> {
+        self.record(Op::Exp(self.id))
+    }
+
+    /// The natural logarithm.
+    pub fn ln(self) -> Var<'t> {
+        self.record(Op::Ln(self.id))
+    }
+
+    /// The square root.
+    pub fn sqrt(self) -> Var<'t> {
+        self.record(Op::Sqrt(self.id))
+    }
+
+    /// `xᵖ` for a constant exponent `p`.
+    pub fn powf(self, p: f64) -> Var<'t> {
+        self.record(Op::Powf(self.id, p))
+    }
+
+    /// The absolute value; its derivative at 0 is taken as 0.
+    pub fn abs(self) -> Var<'t> {
+        self.record(Op::Abs(self.id))
+    }
+
+    /// The sum of all elements (a scalar).
+    pub fn sum(self) -> Var<'t> {
+        self.record(Op::Sum(self.id))
+    }
+
+    /// The mean of all elements (a scalar): the sum divided by the element count.
+    pub fn mean(self) -> Var<'t> {
+        let count = self.shape().size();
+        self.sum() / count as f64
+    }
+
+    /// The sum along `axis`, which is removed from the shape.
+    ///
+    /// # Panics
+    ///
+    /// If `axis` is not a dimension of the value.
+    #[track_caller]
+    pub fn sum_axis(self, axis: usize) -> Var<'t> {
+        self.record(Op::SumAxis(self.id, axis))
+    }
+
+    /// The mean along `axis`, which is removed from the shape.
+    ///
+    /// # Panics
+    ///
+    /// If `axis` is not a dimension of the value.
+    #[track_caller]
+    pub fn mean_axis(self, axis: usize) -> Var<'t> {
+        let shape = self.shape();
+        check_axis(&shape, axis, "mean_axis");
+        self.sum_axis(axis) / shape[axis] as f64
+    }
+
+    /// The maximum along `axis`, which is removed. Where several elements tie for the maximum,
+    /// they share its gradient equally.
+    ///
+    /// # Panics
+    ///
+    /// If `axis` is not a dimension of the value.
+    #[track_caller]
+    pub fn max_axis(self, axis: usize) -> Var<'t> {
+        self.record(Op::MaxAxis(self.id, axis))
+    }
+
+    /// The transpose of a 2-D value.
+    ///
+    /// # Panics
+    ///
+    /// If the value is not 2-D.
+    #[track_caller]
+    pub fn transpose(self) -> Var<'t> {
+        self.record(Op::Transpose(self.id))
+    }
+
+    /// The same elements under another shape with the same number of elements.
+    ///
+    /// # Panics
+    ///
+    /// If `shape` holds a different number of elements.
+    #[track_caller]
+    pub fn reshape(self, shape: &[usize]) -> Var<'t> {
+        self.record(Op::Reshape(self.id, Box::new(shape.into())))
+    }
+
+    /// The value repeated along new or size-1 dimensions to `shape` (numpy's `broadcast_to`).
+    ///
+    /// # Panics
+    ///
+    /// If the value's shape does not broadcast to `shape`.
+    #[track_caller]
+    pub fn broadcast_to(self, shape: &[usize]) -> Var<'t> {
+        self.record(Op::BroadcastTo(self.id, Box::new(shape.into())))
+    }
+
+    /// `eˣ / Σ eˣ` along `axis`, computed as `exp(log_softmax(x))` so that it never overflows.
+    ///
+    /// # Panics
+    ///
+    /// If `axis` is not a dimension of the value.
+    #[track_caller]
+    pub fn softmax(self, axis: usize) -> Var<'t> {
+        self.log_softmax(axis).exp()
+    }
+
+    /// `x − log Σ eˣ` along `axis`, fused so that large values do not overflow.
+    ///
+    /// # Panics
+    ///
+    /// If `axis` is not a dimension of the value.
+    #[track_caller]
+    pub fn log_softmax(self, axis: usize) -> Var<'t> {
+        self.record(Op::LogSoftmax(self.id, axis))
+    }
+
+    /// `log Σ eˣ` along `axis`, which is removed; computed as `m + log Σ e^(x − m)` with `m` the
+    /// maximum, so that large values do not overflow.
+    ///
+    /// # Panics
+    ///
+    /// If `axis` is not a dimension of the value.
+    #[track_caller]
+    pub fn logsumexp(self, axis: usize) -> Var<'t> {
+        self.record(Op::LogSumExp(self.id, axis))
+    }
+}
+
+impl fmt::Debug for Var<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let node = &self.tape.nodes()[self.id.index()];
+        write!(f, "Var({:?} = {} {:?})", self.id, node.op.name(), node.value.shape())
+    }
+}
+
+/// `Var op Var`, `Var op f64` and `f64 op Var` for one arithmetic operator. The scalar forms
+/// record one node (no constant node for the `f64`); the rules are in `op.rs`.
+macro_rules! var_binary_op {
+    ($Trait:ident, $method:ident, $var_var:expr, $var_f64:expr, $f64_var:expr) => {
+        impl<'t> $Trait<Var<'t>> for Var<'t> {
+            type Output = Var<'t>;
+            /// # Panics
+            ///
+            /// If the shapes do not broadcast, or the Vars belong to two tapes.
+            #[track_caller]
+            fn $method(self, rhs: Var<'t>) -> Var<'t> {
+                self.binary(rhs, $var_var, stringify!($method))
+            }
+        }
+        impl<'t> $Trait<f64> for Var<'t> {
+            type Output = Var<'t>;
+            fn $method(self, rhs: f64) -> Var<'t> {
+                self.record($var_f64(self.id, rhs))
+            }
+        }
+        impl<'t> $Trait<Var<'t>> for f64 {
+            type Output = Var<'t>;
+            fn $method(self, rhs: Var<'t>) -> Var<'t> {
+                rhs.record($f64_var(self, rhs.id))
+            }
+        }
+    };
+}
+
+// x − c is recorded as x + (−c): IEEE subtraction is exactly that addition.
+var_binary_op!(Add, add, Op::Add, Op::AddScalar, |c, x| Op::AddScalar(x, c));
+var_binary_op!(Sub, sub, Op::Sub, |x, c: f64| Op::AddScalar(x, -c), Op::ScalarSub);
+var_binary_op!(Mul, mul, Op::Mul, |x, c| Op::MulScalar(x, c), |c, x| Op::MulScalar(x, c));
+var_binary_op!(Div, div, Op::Div, Op::DivScalar, Op::ScalarDiv);
+
+impl<'t> Neg for Var<'t> {
+    type Output = Var<'t>;
+    fn neg(self) -> Var<'t> {
+        self.record(Op::Neg(self.id))
+    }
+}
