@@ -95,10 +95,14 @@ macro_rules! tensor_binary_op {
     };
 }
 
-tensor_binary_op!(Add, add, AddAssign, add_assign, "add", |x: f64, y: f64| x + y);
-tensor_binary_op!(Sub, sub, SubAssign, sub_assign, "sub", |x: f64, y: f64| x - y);
-tensor_binary_op!(Mul, mul, MulAssign, mul_assign, "mul", |x: f64, y: f64| x * y);
-tensor_binary_op!(Div, div, DivAssign, div_assign, "div", |x: f64, y: f64| x / y);
+tensor_binary_op!(Add, add, AddAssign, add_assign, "add", |x: f64, y: f64| x
+    + y);
+tensor_binary_op!(Sub, sub, SubAssign, sub_assign, "sub", |x: f64, y: f64| x
+    - y);
+tensor_binary_op!(Mul, mul, MulAssign, mul_assign, "mul", |x: f64, y: f64| x
+    * y);
+tensor_binary_op!(Div, div, DivAssign, div_assign, "div", |x: f64, y: f64| x
+    / y);
 
 impl Neg for Tensor {
     type Output = Tensor;
@@ -150,7 +154,11 @@ mod tests {
         assert_eq!(w, Tensor::from([1.5, 1.5]));
         let shared = w.clone();
         w += &g;
-        assert_eq!(shared, Tensor::from([1.5, 1.5]), "a clone is never written through");
+        assert_eq!(
+            shared,
+            Tensor::from([1.5, 1.5]),
+            "a clone is never written through"
+        );
     }
 
     #[test]

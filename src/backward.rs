@@ -20,16 +20,18 @@ use std::ops::Index;
 /// cleared or dropped afterwards (but indexing needs a `Var`, which borrows the tape).
 pub struct Grads {
     tape_id: u64,
-    /// One slot per node recorded when backward ran; empty where no gradient flowed. A `OnceCell`
-    /// so that indexing an empty slot can fill it with zeros behind `&self`.
-    slots: Vec<OnceCell<Tensor>>,
+    /// One slot per node recorded when backward ran; `None` where no gradient flowed.
+    slots: Vec<Option<Tensor>>,
+    /// The zeros that indexing returns for an empty slot, made on first request (behind `&self`,
+    /// hence the cells) and kept apart so that `get` still tells that no gradient flowed.
+    zeros: OnceCell<Vec<OnceCell<Tensor>>>,
 }
 
 /// Where an op's backward rule sends each input's contribution.
 pub(crate) struct GradSink<'a> {
     nodes: &'a [Node],
     /// The slots of the nodes created before the one being processed: all of its inputs.
-    slots: &'a mut [OnceCell<Tensor>],
+    slots: &'a mut [Option<Tensor>],
 }
 
 impl GradSink<'_> {
@@ -45,13 +47,10 @@ impl GradSink<'_> {
         if contribution.shape() != node.value.shape() {
             contribution = contribution.sum_to_shape(node.value.shape());
         }
-        let slot = &mut self.slots[input.index()];
-        match slot.get_mut() {
+        match &mut self.slots[input.index()] {
             // In place when this slot's buffer is not shared; copy-on-write otherwise.
             Some(gradient) => *gradient += &contribution,
-            None => {
-                let _ = slot.set(contribution);
-            }
+            empty => *empty = Some(contribution),
         }
     }
 }
@@ -59,15 +58,15 @@ impl GradSink<'_> {
 /// Runs the backward pass from `output`, seeded with `cotangent` (∂l/∂output).
 pub(crate) fn backward(tape: &Tape, output: NodeId, cotangent: Tensor) -> Grads {
     let nodes = tape.nodes();
-    let mut slots = vec![OnceCell::new(); nodes.len()];
-    let _ = slots[output.index()].set(cotangent);
+    let mut slots = vec![None; nodes.len()];
+    slots[output.index()] = Some(cotangent);
     for i in (0..=output.index()).rev() {
         let node = &nodes[i];
         if !node.needs_grad {
             continue;
         }
         let (inputs, rest) = slots.split_at_mut(i);
-        let Some(g) = rest[0].get() else {
+        let Some(g) = &rest[0] else {
             continue; // this node does not reach the output
         };
         let mut sink = GradSink {
@@ -79,6 +78,7 @@ pub(crate) fn backward(tape: &Tape, output: NodeId, cotangent: Tensor) -> Grads 
     Grads {
         tape_id: tape.id(),
         slots,
+        zeros: OnceCell::new(),
     }
 }
 
@@ -91,23 +91,23 @@ impl Grads {
     /// If `var` belongs to another tape, or was recorded after this backward pass.
     #[track_caller]
     pub fn get(&self, var: Var<'_>) -> Option<&Tensor> {
-        self.slot(var).get()
+        self.slots[self.index_of(var)].as_ref()
     }
 
+    /// The slot index of `var`, after checking that it belongs to these gradients.
     #[track_caller]
-    fn slot(&self, var: Var<'_>) -> &OnceCell<Tensor> {
+    fn index_of(&self, var: Var<'_>) -> usize {
         assert!(
             var.tape().id() == self.tape_id,
             "Grads: indexed by a Var of another tape (or of this tape before Tape::clear); \
              use the Vars of the tape that backward() ran on"
         );
-        match self.slots.get(var.id().index()) {
-            Some(slot) => slot,
-            None => panic!(
-                "Grads: {:?} was recorded after this backward pass, so it has no gradient in it",
-                var.id()
-            ),
-        }
+        assert!(
+            var.id().index() < self.slots.len(),
+            "Grads: {:?} was recorded after this backward pass, so it has no gradient in it",
+            var.id()
+        );
+        var.id().index()
     }
 }
 
@@ -121,13 +121,26 @@ impl Index<Var<'_>> for Grads {
     /// If `var` belongs to another tape, or was recorded after this backward pass.
     #[track_caller]
     fn index(&self, var: Var<'_>) -> &Tensor {
-        self.slot(var).get_or_init(|| Tensor::zeros(&var.shape()))
+        let i = self.index_of(var);
+        match &self.slots[i] {
+            Some(gradient) => gradient,
+            None => {
+                let zeros = self
+                    .zeros
+                    .get_or_init(|| vec![OnceCell::new(); self.slots.len()]);
+                zeros[i].get_or_init(|| Tensor::zeros(&var.shape()))
+            }
+        }
     }
 }
 
 impl fmt::Debug for Grads {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let gradients = self.slots.iter().enumerate().filter_map(|(i, slot)| Some((i, slot.get()?)));
+        let gradients = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, slot)| Some((i, slot.as_ref()?)));
         f.debug_map().entries(gradients).finish()
     }
 }

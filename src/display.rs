@@ -17,7 +17,7 @@ impl fmt::Display for Tensor {
     /// ```
     /// use tapegrad::Tensor;
     /// let t = Tensor::from([[1.0, -2.5], [0.25, 4.0]]);
-    /// assert_eq!(t.to_string(), "[[ 1.0  -2.5]\n [0.25   4.0]]");
+    /// assert_eq!(t.to_string(), "[[ 1.0 -2.5]\n [0.25  4.0]]");
     /// assert_eq!(format!("{t:.1}"), "[[ 1.0 -2.5]\n [ 0.2  4.0]]");
     /// assert_eq!(Tensor::scalar(0.1).to_string(), "0.1");
     /// ```
@@ -46,7 +46,9 @@ impl fmt::Display for Tensor {
         let width = texts.iter().map(|t| t.chars().count()).max().unwrap_or(0);
         let mut texts = texts.into_iter();
         let mut out = String::new();
-        layout.write(0, &mut out, &mut || format!("{:>width$}", texts.next().unwrap_or_default()));
+        layout.write(0, &mut out, &mut || {
+            format!("{:>width$}", texts.next().unwrap_or_default())
+        });
         f.write_str(&out)
     }
 }
@@ -101,7 +103,10 @@ mod tests {
 
     #[test]
     fn prints_like_numpy() {
-        assert_eq!(Tensor::from([2.0, 0.0, -1.5]).to_string(), "[ 2.0  0.0 -1.5]");
+        assert_eq!(
+            Tensor::from([2.0, 0.0, -1.5]).to_string(),
+            "[ 2.0  0.0 -1.5]"
+        );
         assert_eq!(
             Tensor::from([0.2, -5.551115123125783e-17]).to_string(),
             "[                   0.2 -5.551115123125783e-17]"
@@ -121,7 +126,11 @@ mod tests {
         );
         let m = Tensor::from_fn(&[100, 100], |i| (i % 10) as f64);
         let text = m.to_string();
-        assert_eq!(text.lines().count(), 7, "three rows, an ellipsis, three rows:\n{text}");
+        assert_eq!(
+            text.lines().count(),
+            7,
+            "three rows, an ellipsis, three rows:\n{text}"
+        );
         assert!(text.lines().nth(3).unwrap().trim() == "...");
     }
 }

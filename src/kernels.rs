@@ -19,7 +19,10 @@ impl Tensor {
     /// assert_eq!(t.data(), &[1.0, 2.0, 3.0]);
     /// ```
     pub fn map(&self, f: impl Fn(f64) -> f64) -> Tensor {
-        Tensor::from_parts(self.shape_owned(), self.data().iter().map(|&x| f(x)).collect())
+        Tensor::from_parts(
+            self.shape_owned(),
+            self.data().iter().map(|&x| f(x)).collect(),
+        )
     }
 
     /// Like [`map`](Tensor::map), but writes into this tensor's buffer when it is unshared.
@@ -59,7 +62,12 @@ impl Tensor {
     /// Like [`zip_with`](Tensor::zip_with), but writes into `self`'s buffer when it is unshared
     /// and already has the result's shape.
     #[track_caller]
-    pub(crate) fn zip_into(mut self, other: &Tensor, op: &str, f: impl Fn(f64, f64) -> f64) -> Tensor {
+    pub(crate) fn zip_into(
+        mut self,
+        other: &Tensor,
+        op: &str,
+        f: impl Fn(f64, f64) -> f64,
+    ) -> Tensor {
         if !broadcasts_to(other.shape(), self.shape()) {
             return self.zip_with(other, op, f);
         }
@@ -92,7 +100,13 @@ impl Tensor {
 
     /// Folds along `axis` (removing it) with `f`, starting from `init`, in index order.
     #[track_caller]
-    pub(crate) fn fold_axis(&self, axis: usize, op: &str, init: f64, f: impl Fn(f64, f64) -> f64) -> Tensor {
+    pub(crate) fn fold_axis(
+        &self,
+        axis: usize,
+        op: &str,
+        init: f64,
+        f: impl Fn(f64, f64) -> f64,
+    ) -> Tensor {
         check_axis(self.shape(), axis, op);
         let shape = self.shape_owned();
         let (outer, len, inner) = shape.split_at_axis(axis);
@@ -156,7 +170,11 @@ impl Tensor {
     /// Sums over the dimensions that broadcasting added, giving a tensor of `shape`: the reverse
     /// of `broadcast_to`, and how a gradient returns to the shape of a broadcast operand.
     pub(crate) fn sum_to_shape(&self, shape: &[usize]) -> Tensor {
-        debug_assert!(broadcasts_to(shape, self.shape()), "{shape:?} ← {:?}", self.shape());
+        debug_assert!(
+            broadcasts_to(shape, self.shape()),
+            "{shape:?} ← {:?}",
+            self.shape()
+        );
         if self.shape() == shape {
             return self.clone();
         }
@@ -188,10 +206,15 @@ impl Tensor {
     #[track_caller]
     pub fn transpose(&self) -> Tensor {
         let &[rows, cols] = self.shape() else {
-            panic!("transpose: needs a 2-D tensor, got shape {:?}", self.shape());
+            panic!(
+                "transpose: needs a 2-D tensor, got shape {:?}",
+                self.shape()
+            );
         };
         let x = self.data();
-        let data = (0..cols * rows).map(|i| x[(i % rows) * cols + i / rows]).collect();
+        let data = (0..cols * rows)
+            .map(|i| x[(i % rows) * cols + i / rows])
+            .collect();
         Tensor::from_parts(Shape::from([cols, rows]), data)
     }
 
@@ -210,7 +233,10 @@ impl Tensor {
     #[track_caller]
     pub fn matmul(&self, other: &Tensor) -> Tensor {
         let (m, k, n) = matmul_dims(self.shape(), other.shape());
-        let out = gemm(MatRef::row_major(self.data(), m, k), MatRef::row_major(other.data(), k, n));
+        let out = gemm(
+            MatRef::row_major(self.data(), m, k),
+            MatRef::row_major(other.data(), k, n),
+        );
         let shape: Shape = match (self.ndim(), other.ndim()) {
             (2, 2) => [m, n].into(),
             (2, 1) => [m].into(),
@@ -224,14 +250,35 @@ impl Tensor {
     /// the maximum, so that large values do not overflow.
     #[track_caller]
     pub(crate) fn logsumexp_axis(&self, axis: usize, op: &str) -> Tensor {
+        let (shift, log_sum) = self.logsumexp_parts(axis, op);
+        shift + &log_sum
+    }
+
+    /// `x − log Σ exp(x)` along `axis`, computed as `(x − m) − log Σ exp(x − m)`: subtracting
+    /// the two small terms last keeps the result accurate to the last bits even for large x,
+    /// where subtracting the large `m + log Σ …` would lose them.
+    #[track_caller]
+    pub(crate) fn log_softmax_axis(&self, axis: usize, op: &str) -> Tensor {
+        let (shift, log_sum) = self.logsumexp_parts(axis, op);
+        let len = self.shape()[axis];
+        let centred = self.zip_with(&shift.expand_axis(axis, len), op, |x, m| x - m);
+        centred.zip_into(&log_sum.expand_axis(axis, len), op, |c, l| c - l)
+    }
+
+    /// `(m, log Σ exp(x − m))` along `axis`, with `m` the maximum: the two parts of a stable
+    /// logsumexp.
+    #[track_caller]
+    fn logsumexp_parts(&self, axis: usize, op: &str) -> (Tensor, Tensor) {
         let max = self.fold_axis(axis, op, f64::NEG_INFINITY, f64::max);
         // An all -inf (or +inf) slice would give inf - inf = NaN; shifting by 0 there keeps the
         // exact answer (-inf, or +inf), as JAX and SciPy do.
-        let shift = max.map(|m| if m.is_finite() { m } else { 0.0 });
+        let shift = max.map_into(|m| if m.is_finite() { m } else { 0.0 });
         let len = self.shape()[axis];
         let exp = self.zip_with(&shift.expand_axis(axis, len), op, |x, m| (x - m).exp());
-        let sum = exp.fold_axis(axis, op, 0.0, |acc, v| acc + v);
-        shift.zip_with(&sum, op, |m, s| m + s.ln())
+        let log_sum = exp
+            .fold_axis(axis, op, 0.0, |acc, v| acc + v)
+            .map_into(f64::ln);
+        (shift, log_sum)
     }
 }
 
@@ -275,7 +322,10 @@ pub(crate) fn matmul_dims(lhs: &[usize], rhs: &[usize]) -> (usize, usize, usize)
         [k, n] => (k, n),
         _ => panic!("matmul: operands must be 1-D or 2-D: {lhs:?} · {rhs:?}"),
     };
-    assert!(k == k2, "matmul: inner dimensions differ: {lhs:?} · {rhs:?}");
+    assert!(
+        k == k2,
+        "matmul: inner dimensions differ: {lhs:?} · {rhs:?}"
+    );
     (m, k, n)
 }
 
@@ -289,12 +339,24 @@ mod tests {
         let row = Tensor::from([10.0, 20.0, 30.0]);
         let col = Tensor::from([[100.0], [200.0]]);
         let sum = |x: &Tensor, y: &Tensor| x.zip_with(y, "add", |p, q| p + q);
-        assert_eq!(sum(&a, &row), Tensor::from([[11.0, 22.0, 33.0], [14.0, 25.0, 36.0]]));
+        assert_eq!(
+            sum(&a, &row),
+            Tensor::from([[11.0, 22.0, 33.0], [14.0, 25.0, 36.0]])
+        );
         assert_eq!(sum(&row, &a), sum(&a, &row));
-        assert_eq!(sum(&col, &row), Tensor::from([[110.0, 120.0, 130.0], [210.0, 220.0, 230.0]]));
-        assert_eq!(sum(&a, &Tensor::scalar(1.0)).data(), &[2.0, 3.0, 4.0, 5.0, 6.0, 7.0]);
+        assert_eq!(
+            sum(&col, &row),
+            Tensor::from([[110.0, 120.0, 130.0], [210.0, 220.0, 230.0]])
+        );
+        assert_eq!(
+            sum(&a, &Tensor::scalar(1.0)).data(),
+            &[2.0, 3.0, 4.0, 5.0, 6.0, 7.0]
+        );
         let owned = a.clone().zip_into(&col, "add", |p, q| p + q);
-        assert_eq!(owned, Tensor::from([[101.0, 102.0, 103.0], [204.0, 205.0, 206.0]]));
+        assert_eq!(
+            owned,
+            Tensor::from([[101.0, 102.0, 103.0], [204.0, 205.0, 206.0]])
+        );
         assert_eq!(a.data()[0], 1.0, "a shared buffer is never written");
     }
 
@@ -307,8 +369,14 @@ mod tests {
     #[test]
     fn reductions_and_their_inverses() {
         let a = Tensor::from([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]);
-        assert_eq!(a.fold_axis(0, "sum_axis", 0.0, |s, v| s + v), Tensor::from([5.0, 7.0, 9.0]));
-        assert_eq!(a.fold_axis(1, "sum_axis", 0.0, |s, v| s + v), Tensor::from([6.0, 15.0]));
+        assert_eq!(
+            a.fold_axis(0, "sum_axis", 0.0, |s, v| s + v),
+            Tensor::from([5.0, 7.0, 9.0])
+        );
+        assert_eq!(
+            a.fold_axis(1, "sum_axis", 0.0, |s, v| s + v),
+            Tensor::from([6.0, 15.0])
+        );
         let col = Tensor::from([1.0, 2.0]).expand_axis(1, 3);
         assert_eq!(col, Tensor::from([[1.0, 1.0, 1.0], [2.0, 2.0, 2.0]]));
         let row = Tensor::from([1.0, 2.0]).expand_axis(0, 2);
@@ -324,12 +392,21 @@ mod tests {
     #[test]
     fn transpose_and_matmul() {
         let a = Tensor::from([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]);
-        assert_eq!(a.transpose(), Tensor::from([[1.0, 4.0], [2.0, 5.0], [3.0, 6.0]]));
+        assert_eq!(
+            a.transpose(),
+            Tensor::from([[1.0, 4.0], [2.0, 5.0], [3.0, 6.0]])
+        );
         let v = Tensor::from([1.0, 0.0, -1.0]);
         assert_eq!(a.matmul(&v), Tensor::from([-2.0, -2.0]));
-        assert_eq!(Tensor::from([1.0, 1.0]).matmul(&a), Tensor::from([5.0, 7.0, 9.0]));
+        assert_eq!(
+            Tensor::from([1.0, 1.0]).matmul(&a),
+            Tensor::from([5.0, 7.0, 9.0])
+        );
         assert_eq!(v.matmul(&v), Tensor::scalar(2.0));
-        assert_eq!(a.matmul(&a.transpose()), Tensor::from([[14.0, 32.0], [32.0, 77.0]]));
+        assert_eq!(
+            a.matmul(&a.transpose()),
+            Tensor::from([[14.0, 32.0], [32.0, 77.0]])
+        );
     }
 
     #[test]

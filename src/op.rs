@@ -78,7 +78,7 @@ pub enum Op {
     BroadcastTo(NodeId, Box<Shape>),
     /// `z = x · y` (1-D/2-D, numpy rules) · `dx = g · yᵀ, dy = xᵀ · g`
     Matmul(NodeId, NodeId),
-    /// `z = x − logsumexp(x)` along `axis` · `dx = g − eᶻ ⊙ Σ g` (sums along `axis`)
+    /// `z = x − logsumexp(x)` along `axis` · `dx = g − eᶻ ⊙ Σ g` (Σ along `axis`, repeated)
     LogSoftmax(NodeId, usize),
     /// `z = log Σ eˣ` along `axis`, which is removed · `dx = g ⊙ e^(x − z)` (z, g repeated along `axis`)
     LogSumExp(NodeId, usize),
@@ -187,10 +187,7 @@ impl Op {
             Op::Reshape(x, ref shape) => v(x).reshape(shape),
             Op::BroadcastTo(x, ref shape) => v(x).broadcast_to(shape),
             Op::Matmul(x, y) => v(x).matmul(v(y)),
-            Op::LogSoftmax(x, axis) => {
-                let lse = v(x).logsumexp_axis(axis, "log_softmax");
-                v(x).zip_with(&lse.expand_axis(axis, v(x).shape()[axis]), "log_softmax", |x, l| x - l)
-            }
+            Op::LogSoftmax(x, axis) => v(x).log_softmax_axis(axis, "log_softmax"),
             Op::LogSumExp(x, axis) => v(x).logsumexp_axis(axis, "logsumexp"),
         }
     }
@@ -223,21 +220,29 @@ impl Op {
             Op::ScalarSub(_, x) | Op::Neg(x) => sink.add(x, || -g),
             Op::ScalarDiv(_, x) => sink.add(x, || -(g * z) / v(x)),
             Op::Step(_) => {}
-            Op::Relu(x) => sink.add(x, || g.zip_with(v(x), "relu", |g, x| if x > 0.0 { g } else { 0.0 })),
+            Op::Relu(x) => sink.add(x, || {
+                g.zip_with(v(x), "relu", |g, x| if x > 0.0 { g } else { 0.0 })
+            }),
             Op::Sigmoid(x) => sink.add(x, || g.zip_with(z, "sigmoid", |g, z| g * (z * (1.0 - z)))),
             Op::Tanh(x) => sink.add(x, || g.zip_with(z, "tanh", |g, z| g * (1.0 - z * z))),
             Op::Exp(x) => sink.add(x, || g * z),
             Op::Ln(x) => sink.add(x, || g / v(x)),
             Op::Sqrt(x) => sink.add(x, || g.zip_with(z, "sqrt", |g, z| g / (2.0 * z))),
-            Op::Powf(x, p) => sink.add(x, || g.zip_with(v(x), "powf", |g, x| g * (p * x.powf(p - 1.0)))),
+            Op::Powf(x, p) => sink.add(x, || {
+                g.zip_with(v(x), "powf", |g, x| g * (p * x.powf(p - 1.0)))
+            }),
             Op::Abs(x) => sink.add(x, || g.zip_with(v(x), "abs", |g, x| g * sign(x))),
             Op::Sum(x) => sink.add(x, || Tensor::full(v(x).shape(), g.item())),
             Op::SumAxis(x, axis) => sink.add(x, || g.expand_axis(axis, v(x).shape()[axis])),
             Op::MaxAxis(x, axis) => sink.add(x, || {
                 let len = v(x).shape()[axis];
-                let is_max = v(x).zip_with(&z.expand_axis(axis, len), "max_axis", |x, z| f64::from(x == z));
+                let is_max = v(x).zip_with(&z.expand_axis(axis, len), "max_axis", |x, z| {
+                    f64::from(x == z)
+                });
                 let ties = is_max.fold_axis(axis, "max_axis", 0.0, |s, t| s + t);
-                let share = g.zip_with(&ties, "max_axis", |g, n| g / n).expand_axis(axis, len);
+                let share = g
+                    .zip_with(&ties, "max_axis", |g, n| g / n)
+                    .expand_axis(axis, len);
                 share * &is_max
             }),
             Op::Transpose(x) => sink.add(x, || g.transpose()),
@@ -257,13 +262,16 @@ impl Op {
             }
             Op::LogSoftmax(x, axis) => sink.add(x, || {
                 let len = z.shape()[axis];
-                let g_sum = g.fold_axis(axis, "log_softmax", 0.0, |s, g| s + g).expand_axis(axis, len);
+                let g_sum = g
+                    .fold_axis(axis, "log_softmax", 0.0, |s, g| s + g)
+                    .expand_axis(axis, len);
                 let softmax_times_sum = z.zip_with(&g_sum, "log_softmax", |z, s| z.exp() * s);
                 g - softmax_times_sum
             }),
             Op::LogSumExp(x, axis) => sink.add(x, || {
                 let len = v(x).shape()[axis];
-                let softmax = v(x).zip_with(&z.expand_axis(axis, len), "logsumexp", |x, z| (x - z).exp());
+                let softmax =
+                    v(x).zip_with(&z.expand_axis(axis, len), "logsumexp", |x, z| (x - z).exp());
                 softmax * &g.expand_axis(axis, len)
             }),
         }

@@ -127,7 +127,10 @@ pub fn broadcasts_to(from: &[usize], to: &[usize]) -> bool {
 /// Strides that read an operand of shape `from` as if it had the broadcast shape `to`:
 /// stride 0 along every dimension the operand repeats (size 1 or missing).
 pub(crate) fn broadcast_strides(from: &[usize], to: &[usize]) -> SmallVec<[usize; 4]> {
-    debug_assert!(broadcasts_to(from, to), "{from:?} does not broadcast to {to:?}");
+    debug_assert!(
+        broadcasts_to(from, to),
+        "{from:?} does not broadcast to {to:?}"
+    );
     let own = Shape::from(from).strides();
     let offset = to.len() - from.len();
     (0..to.len())
@@ -206,7 +209,10 @@ mod tests {
     #[test]
     fn strides_are_row_major_and_zero_where_broadcast() {
         assert_eq!(Shape::from([2, 3, 4]).strides().as_slice(), &[12, 4, 1]);
-        assert_eq!(broadcast_strides(&[3, 1], &[2, 3, 4]).as_slice(), &[0, 1, 0]);
+        assert_eq!(
+            broadcast_strides(&[3, 1], &[2, 3, 4]).as_slice(),
+            &[0, 1, 0]
+        );
         assert_eq!(Shape::from([2, 3, 4]).split_at_axis(1), (2, 3, 4));
         assert_eq!(Shape::from([2, 3, 4]).without_axis(1), [2, 4]);
     }
@@ -220,7 +226,14 @@ mod tests {
         for_each_offset(&out, [&a, &b], |i, [ia, ib]| seen.push((i, ia, ib)));
         assert_eq!(
             seen,
-            [(0, 0, 0), (1, 1, 0), (2, 2, 0), (3, 0, 1), (4, 1, 1), (5, 2, 1)]
+            [
+                (0, 0, 0),
+                (1, 1, 0),
+                (2, 2, 0),
+                (3, 0, 1),
+                (4, 1, 1),
+                (5, 2, 1)
+            ]
         );
         let mut count = 0;
         for_each_offset(&[], [], |_, []| count += 1);

@@ -155,7 +155,9 @@ impl Tensor {
     pub fn into_vec(self) -> Vec<f64> {
         match self.0 {
             Repr::Scalar(value) => vec![value],
-            Repr::Dense(dense) => Arc::try_unwrap(dense).map_or_else(|d| d.data.clone(), |d| d.data),
+            Repr::Dense(dense) => {
+                Arc::try_unwrap(dense).map_or_else(|d| d.data.clone(), |d| d.data)
+            }
         }
     }
 
@@ -368,7 +370,11 @@ mod tests {
         assert_eq!(b.data(), &[10.0, 2.0]);
         let before = b.data().as_ptr();
         b.data_mut()[1] = 20.0;
-        assert_eq!(b.data().as_ptr(), before, "an unshared buffer is written in place");
+        assert_eq!(
+            b.data().as_ptr(),
+            before,
+            "an unshared buffer is written in place"
+        );
     }
 
     #[test]

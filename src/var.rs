@@ -278,7 +278,13 @@ impl<'t> Var<'t> {
 impl fmt::Debug for Var<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let node = &self.tape.nodes()[self.id.index()];
-        write!(f, "Var({:?} = {} {:?})", self.id, node.op.name(), node.value.shape())
+        write!(
+            f,
+            "Var({:?} = {} {:?})",
+            self.id,
+            node.op.name(),
+            node.value.shape()
+        )
     }
 }
 
@@ -313,8 +319,16 @@ macro_rules! var_binary_op {
 
 // x − c is recorded as x + (−c): IEEE subtraction is exactly that addition.
 var_binary_op!(Add, add, Op::Add, Op::AddScalar, |c, x| Op::AddScalar(x, c));
-var_binary_op!(Sub, sub, Op::Sub, |x, c: f64| Op::AddScalar(x, -c), Op::ScalarSub);
-var_binary_op!(Mul, mul, Op::Mul, |x, c| Op::MulScalar(x, c), |c, x| Op::MulScalar(x, c));
+var_binary_op!(
+    Sub,
+    sub,
+    Op::Sub,
+    |x, c: f64| Op::AddScalar(x, -c),
+    Op::ScalarSub
+);
+var_binary_op!(Mul, mul, Op::Mul, Op::MulScalar, |c, x| {
+    Op::MulScalar(x, c)
+});
 var_binary_op!(Div, div, Op::Div, Op::DivScalar, Op::ScalarDiv);
 
 impl<'t> Neg for Var<'t> {

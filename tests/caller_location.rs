@@ -1,0 +1,87 @@
+//! Shape errors point at the user's line, not at tapegrad's internals: every public op that can
+//! panic is `#[track_caller]` all the way down to the check that fails.
+
+use std::panic;
+use std::sync::Mutex;
+use tapegrad::{Tape, Tensor};
+
+/// Runs `f`, which must panic, and returns the file and line the panic reports.
+fn panic_location(f: impl FnOnce() + panic::UnwindSafe) -> (String, u32) {
+    static LOCATION: Mutex<Option<(String, u32)>> = Mutex::new(None);
+    let previous = panic::take_hook();
+    panic::set_hook(Box::new(|info| {
+        let location = info.location().expect("a location");
+        *LOCATION.lock().unwrap() = Some((location.file().to_string(), location.line()));
+    }));
+    let result = panic::catch_unwind(f);
+    panic::set_hook(previous);
+    assert!(result.is_err(), "expected a panic");
+    LOCATION.lock().unwrap().take().expect("the hook ran")
+}
+
+#[test]
+fn shape_errors_point_at_the_callers_line() {
+    let first_line = line!();
+    let cases: Vec<Box<dyn FnOnce() + panic::UnwindSafe>> = vec![
+        Box::new(|| {
+            let t = Tape::new();
+            let _ = t.param(Tensor::zeros(&[2])) + t.param(Tensor::zeros(&[3]));
+        }),
+        Box::new(|| {
+            let t = Tape::new();
+            let _ = t.param(Tensor::zeros(&[2])) * t.param(Tensor::zeros(&[3]));
+        }),
+        Box::new(|| {
+            let t = Tape::new();
+            let _ = t
+                .param(Tensor::zeros(&[4, 2]))
+                .matmul(t.param(Tensor::zeros(&[3])));
+        }),
+        Box::new(|| {
+            let t = Tape::new();
+            let _ = t.param(Tensor::zeros(&[2])).sum_axis(1);
+        }),
+        Box::new(|| {
+            let t = Tape::new();
+            let _ = t.param(Tensor::zeros(&[2])).mean_axis(1);
+        }),
+        Box::new(|| {
+            let t = Tape::new();
+            let _ = t.param(Tensor::zeros(&[2])).softmax(1);
+        }),
+        Box::new(|| {
+            let t = Tape::new();
+            let _ = t.param(Tensor::zeros(&[2])).reshape(&[3]);
+        }),
+        Box::new(|| {
+            let t = Tape::new();
+            let _ = t.param(Tensor::zeros(&[2])).broadcast_to(&[3]);
+        }),
+        Box::new(|| {
+            let t = Tape::new();
+            let _ = t.param(Tensor::zeros(&[2])).transpose();
+        }),
+        Box::new(|| {
+            let t = Tape::new();
+            let _ = t.param(Tensor::zeros(&[2])).backward();
+        }),
+        Box::new(|| {
+            let _ = Tensor::zeros(&[2]) + Tensor::zeros(&[3]);
+        }),
+        Box::new(|| {
+            let _ = Tensor::zeros(&[2]).matmul(&Tensor::zeros(&[3]));
+        }),
+    ];
+    let last_line = line!();
+    for case in cases {
+        let (file, line) = panic_location(case);
+        assert_eq!(
+            file, "tests/caller_location.rs",
+            "a panic inside tapegrad, not at the caller"
+        );
+        assert!(
+            (first_line..last_line).contains(&line),
+            "line {line} is not one of the cases"
+        );
+    }
+}

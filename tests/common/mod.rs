@@ -1,0 +1,122 @@
+//! Helpers shared by the integration tests: seeded test values and a central-difference
+//! gradient check.
+
+#![allow(dead_code)] // each test file uses a different subset
+
+use tapegrad::{Tape, Tensor, Var};
+
+/// A small deterministic generator (SplitMix64), so tests need no seed file and no extra crate.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+
+    /// Uniform in [lo, hi).
+    pub fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        lo + (hi - lo) * (z >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// A tensor of `shape` with elements uniform in [lo, hi).
+    pub fn tensor(&mut self, shape: &[usize], lo: f64, hi: f64) -> Tensor {
+        Tensor::from_fn(shape, |_| self.uniform(lo, hi))
+    }
+
+    /// Like [`tensor`](Rng::tensor) but every element at least `gap` away from 0, with random
+    /// sign: for ops with a kink or pole at 0 (relu, abs, step, division).
+    pub fn away_from_zero(&mut self, shape: &[usize], gap: f64, hi: f64) -> Tensor {
+        Tensor::from_fn(shape, |_| {
+            let magnitude = self.uniform(gap, hi);
+            if self.uniform(0.0, 1.0) < 0.5 {
+                -magnitude
+            } else {
+                magnitude
+            }
+        })
+    }
+}
+
+/// Evaluates `f` on a fresh tape with `inputs` as params.
+pub fn eval<F>(f: &F, inputs: &[Tensor]) -> Tensor
+where
+    F: for<'t> Fn(&[Var<'t>]) -> Var<'t>,
+{
+    let tape = Tape::new();
+    let vars: Vec<Var> = inputs.iter().map(|x| tape.param(x.clone())).collect();
+    f(&vars).value()
+}
+
+/// The reverse-mode gradients of `Σ f(inputs) ⊙ cotangent` with respect to each input.
+pub fn analytic<F>(f: &F, inputs: &[Tensor], cotangent: &Tensor) -> Vec<Tensor>
+where
+    F: for<'t> Fn(&[Var<'t>]) -> Var<'t>,
+{
+    let tape = Tape::new();
+    let vars: Vec<Var> = inputs.iter().map(|x| tape.param(x.clone())).collect();
+    let grads = f(&vars).backward_with(cotangent.clone());
+    vars.iter().map(|&v| grads[v].clone()).collect()
+}
+
+/// The same gradients by central differences: (L(x + h) − L(x − h)) / 2h, element by element.
+pub fn numeric<F>(f: &F, inputs: &[Tensor], cotangent: &Tensor, h: f64) -> Vec<Tensor>
+where
+    F: for<'t> Fn(&[Var<'t>]) -> Var<'t>,
+{
+    let loss = |inputs: &[Tensor]| -> f64 {
+        let out = eval(f, inputs);
+        out.data()
+            .iter()
+            .zip(cotangent.data())
+            .map(|(y, c)| y * c)
+            .sum()
+    };
+    (0..inputs.len())
+        .map(|i| {
+            let mut grad = Tensor::zeros(inputs[i].shape());
+            for j in 0..inputs[i].len() {
+                let mut shifted = inputs.to_vec();
+                shifted[i].data_mut()[j] = inputs[i].data()[j] + h;
+                let up = loss(&shifted);
+                shifted[i].data_mut()[j] = inputs[i].data()[j] - h;
+                let down = loss(&shifted);
+                grad.data_mut()[j] = (up - down) / (2.0 * h);
+            }
+            grad
+        })
+        .collect()
+}
+
+/// Checks `f`'s reverse-mode gradients against central differences, with a seeded random
+/// cotangent so that non-scalar outputs are checked in every output direction at once.
+/// Panics naming the case, the input, the element, and both values.
+pub fn check_gradients<F>(name: &str, inputs: &[Tensor], f: F)
+where
+    F: for<'t> Fn(&[Var<'t>]) -> Var<'t>,
+{
+    let out = eval(&f, inputs);
+    let cotangent = Rng::new(7).tensor(out.shape(), -1.0, 1.0);
+    let analytic = analytic(&f, inputs, &cotangent);
+    let numeric = numeric(&f, inputs, &cotangent, 1e-6);
+    for (i, (a, n)) in analytic.iter().zip(&numeric).enumerate() {
+        assert_eq!(
+            a.shape(),
+            inputs[i].shape(),
+            "{name}: gradient {i} has the input's shape"
+        );
+        for (j, (&a, &n)) in a.data().iter().zip(n.data()).enumerate() {
+            // Central differences are accurate to O(h²) plus rounding of order ε·|L|/h.
+            let tolerance = 1e-6 * (1.0 + n.abs());
+            assert!(
+                (a - n).abs() <= tolerance,
+                "{name}: input {i} (shape {:?}), element {j}: reverse mode {a}, finite differences {n}",
+                inputs[i].shape()
+            );
+        }
+    }
+}
