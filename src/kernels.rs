@@ -19,6 +19,9 @@ impl Tensor {
     /// assert_eq!(t.data(), &[1.0, 2.0, 3.0]);
     /// ```
     pub fn map(&self, f: impl Fn(f64) -> f64) -> Tensor {
+        if let Some(x) = self.as_scalar() {
+            return Tensor::scalar(f(x));
+        }
         Tensor::from_parts(
             self.shape_owned(),
             self.data().iter().map(|&x| f(x)).collect(),
@@ -40,6 +43,9 @@ impl Tensor {
     /// If the shapes do not broadcast; the message names `op` (e.g. `"add: …"`).
     #[track_caller]
     pub(crate) fn zip_with(&self, other: &Tensor, op: &str, f: impl Fn(f64, f64) -> f64) -> Tensor {
+        if let (Some(x), Some(y)) = (self.as_scalar(), other.as_scalar()) {
+            return Tensor::scalar(f(x, y));
+        }
         let (a, b) = (self.data(), other.data());
         if self.shape() == other.shape() {
             let data = a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect();

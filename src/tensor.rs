@@ -70,6 +70,9 @@ impl Tensor {
 
     /// A tensor of `shape` with every element `value`.
     pub fn full(shape: &[usize], value: f64) -> Tensor {
+        if shape.is_empty() {
+            return Tensor::scalar(value);
+        }
         let shape = Shape::from(shape);
         let data = vec![value; shape.size()];
         Tensor::from_parts(shape, data)
@@ -105,6 +108,14 @@ impl Tensor {
             Tensor(Repr::Scalar(data[0]))
         } else {
             Tensor(Repr::Dense(Arc::new(Dense { shape, data })))
+        }
+    }
+
+    /// The value of a tensor of shape `[]`, for the kernels' allocation-free scalar paths.
+    pub(crate) fn as_scalar(&self) -> Option<f64> {
+        match self.0 {
+            Repr::Scalar(value) => Some(value),
+            Repr::Dense(_) => None,
         }
     }
 
