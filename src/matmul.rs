@@ -3,7 +3,18 @@
 //! A transposed operand is the same buffer with its strides swapped ([`MatRef::t`]), never a
 //! copy. Small products run a plain loop that sums each output left to right, exactly as
 //! float64 arithmetic by hand would (the article's trace depends on it); large ones go to the
-//! GEMM crate.
+//! GEMM crate (faer), whose blocked, vectorised kernels sum in another order: results agree to
+//! rounding, not to the bit, above [`GEMM_MIN_FLOPS`].
+
+use faer::{Accum, Par};
+
+/// Products with at least this many multiply-adds (m·k·n) go to the GEMM crate; below it the
+/// plain loop is faster than the GEMM's setup (docs/performance.md has the measurements).
+pub(crate) const GEMM_MIN_FLOPS: usize = 32 * 32 * 32;
+
+/// Products with at least this many multiply-adds are split over all cores; below it the
+/// threads' start-up costs more than they save.
+const PARALLEL_MIN_FLOPS: usize = 192 * 192 * 192;
 
 /// A read-only strided view of a matrix: element `(i, j)` is `data[i * row_stride + j * col_stride]`.
 #[derive(Clone, Copy, Debug)]
@@ -42,6 +53,15 @@ impl<'a> MatRef<'a> {
     fn at(&self, i: usize, j: usize) -> f64 {
         self.data[i * self.row_stride + j * self.col_stride]
     }
+
+    /// The same view as a faer matrix: row-major, or the transpose of a row-major one.
+    fn to_faer(self) -> faer::MatRef<'a, f64> {
+        if self.col_stride == 1 || self.cols <= 1 {
+            faer::MatRef::from_row_major_slice(self.data, self.rows, self.cols)
+        } else {
+            faer::MatRef::from_row_major_slice(self.data, self.cols, self.rows).transpose()
+        }
+    }
 }
 
 /// `a · b` as a new row-major `a.rows × b.cols` buffer.
@@ -49,6 +69,13 @@ pub(crate) fn gemm(a: MatRef<'_>, b: MatRef<'_>) -> Vec<f64> {
     debug_assert_eq!(a.cols, b.rows);
     let (m, k, n) = (a.rows, a.cols, b.cols);
     let mut out = vec![0.0; m * n];
+    let flops = m * k * n;
+    if flops >= GEMM_MIN_FLOPS {
+        let par = if flops >= PARALLEL_MIN_FLOPS { Par::rayon(0) } else { Par::Seq };
+        let dst = faer::MatMut::from_row_major_slice_mut(&mut out, m, n);
+        faer::linalg::matmul::matmul(dst, Accum::Replace, a.to_faer(), b.to_faer(), 1.0, par);
+        return out;
+    }
     // i-p-j order: the inner loop runs along a row of `b` and of `out`, and each output element
     // still receives its k products in order p = 0, 1, …, k − 1.
     for i in 0..m {
@@ -77,6 +104,35 @@ mod tests {
             gemm(a.t(), a),
             [17.0, 22.0, 27.0, 22.0, 29.0, 36.0, 27.0, 36.0, 45.0]
         );
+    }
+
+    #[test]
+    fn the_gemm_path_agrees_with_the_plain_loop_for_every_layout() {
+        let (m, k, n) = (40, 35, 30);
+        assert!(m * k * n >= GEMM_MIN_FLOPS);
+        let a: Vec<f64> = (0..m * k).map(|i| ((i * 7919) % 101) as f64 / 50.0 - 1.0).collect();
+        let b: Vec<f64> = (0..k * n).map(|i| ((i * 104729) % 97) as f64 / 48.0 - 1.0).collect();
+        let a_t: Vec<f64> = (0..k * m).map(|i| a[(i % m) * k + i / m]).collect();
+        let b_t: Vec<f64> = (0..n * k).map(|i| b[(i % k) * n + i / k]).collect();
+        let plain = |a: MatRef, b: MatRef| -> Vec<f64> {
+            (0..m * n)
+                .map(|ij| (0..k).map(|p| a.at(ij / n, p) * b.at(p, ij % n)).sum())
+                .collect()
+        };
+        let a = MatRef::row_major(&a, m, k);
+        let b = MatRef::row_major(&b, k, n);
+        let expected = plain(a, b);
+        for (lhs, rhs) in [
+            (a, b),
+            (MatRef::row_major(&a_t, k, m).t(), b),
+            (a, MatRef::row_major(&b_t, n, k).t()),
+            (MatRef::row_major(&a_t, k, m).t(), MatRef::row_major(&b_t, n, k).t()),
+        ] {
+            let got = gemm(lhs, rhs);
+            for (g, e) in got.iter().zip(&expected) {
+                assert!((g - e).abs() <= 1e-12 * (1.0 + e.abs()), "{g} vs {e}");
+            }
+        }
     }
 
     #[test]
