@@ -37,7 +37,13 @@ fn loss<'t>(t: Var<'t>, y: Var<'t>, z: Var<'t>) -> Var<'t> {
 }
 
 /// Gradient descent: `w ← w − lr·∂L/∂w`, `b ← b − lr·∂L/∂b`, in place.
-fn grad_update(w: &mut Tensor, b: &mut Tensor, (w_var, b_var): (Var<'_>, Var<'_>), grads: &Grads, lr: f64) {
+fn grad_update(
+    w: &mut Tensor,
+    b: &mut Tensor,
+    (w_var, b_var): (Var<'_>, Var<'_>),
+    grads: &Grads,
+    lr: f64,
+) {
     *w -= &(lr * &grads[w_var]);
     *b -= &(lr * &grads[b_var]);
 }
