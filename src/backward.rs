@@ -94,6 +94,20 @@ impl Grads {
         self.slots[self.index_of(var)].as_ref()
     }
 
+    pub(crate) fn tape_id(&self) -> u64 {
+        self.tape_id
+    }
+
+    /// The number of nodes the tape held when these gradients were computed.
+    pub(crate) fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The gradient of the node at `index`, if one flowed to it.
+    pub(crate) fn slot(&self, index: usize) -> Option<&Tensor> {
+        self.slots[index].as_ref()
+    }
+
     /// The slot index of `var`, after checking that it belongs to these gradients.
     #[track_caller]
     fn index_of(&self, var: Var<'_>) -> usize {

@@ -30,11 +30,13 @@
 //! | `var.rs` | [`Var`], the handle users compute with |
 //! | `op.rs` | [`Op`]: every primitive's forward and backward rule, side by side |
 //! | `backward.rs` | the reverse sweep and [`Grads`] |
+//! | `anomaly.rs` | [`NonFinite`]: where a NaN or infinity first appeared |
 //! | `error.rs` | [`Error`] |
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod anomaly;
 mod arith;
 mod backward;
 mod display;
@@ -47,6 +49,7 @@ mod tape;
 mod tensor;
 mod var;
 
+pub use anomaly::NonFinite;
 pub use backward::Grads;
 pub use error::Error;
 pub use op::Op;

@@ -71,7 +71,11 @@ pub(crate) fn gemm(a: MatRef<'_>, b: MatRef<'_>) -> Vec<f64> {
     let mut out = vec![0.0; m * n];
     let flops = m * k * n;
     if flops >= GEMM_MIN_FLOPS {
-        let par = if flops >= PARALLEL_MIN_FLOPS { Par::rayon(0) } else { Par::Seq };
+        let par = if flops >= PARALLEL_MIN_FLOPS {
+            Par::rayon(0)
+        } else {
+            Par::Seq
+        };
         let dst = faer::MatMut::from_row_major_slice_mut(&mut out, m, n);
         faer::linalg::matmul::matmul(dst, Accum::Replace, a.to_faer(), b.to_faer(), 1.0, par);
         return out;
@@ -110,8 +114,12 @@ mod tests {
     fn the_gemm_path_agrees_with_the_plain_loop_for_every_layout() {
         let (m, k, n) = (40, 35, 30);
         assert!(m * k * n >= GEMM_MIN_FLOPS);
-        let a: Vec<f64> = (0..m * k).map(|i| ((i * 7919) % 101) as f64 / 50.0 - 1.0).collect();
-        let b: Vec<f64> = (0..k * n).map(|i| ((i * 104729) % 97) as f64 / 48.0 - 1.0).collect();
+        let a: Vec<f64> = (0..m * k)
+            .map(|i| ((i * 7919) % 101) as f64 / 50.0 - 1.0)
+            .collect();
+        let b: Vec<f64> = (0..k * n)
+            .map(|i| ((i * 104729) % 97) as f64 / 48.0 - 1.0)
+            .collect();
         let a_t: Vec<f64> = (0..k * m).map(|i| a[(i % m) * k + i / m]).collect();
         let b_t: Vec<f64> = (0..n * k).map(|i| b[(i % k) * n + i / k]).collect();
         let plain = |a: MatRef, b: MatRef| -> Vec<f64> {
@@ -126,7 +134,10 @@ mod tests {
             (a, b),
             (MatRef::row_major(&a_t, k, m).t(), b),
             (a, MatRef::row_major(&b_t, n, k).t()),
-            (MatRef::row_major(&a_t, k, m).t(), MatRef::row_major(&b_t, n, k).t()),
+            (
+                MatRef::row_major(&a_t, k, m).t(),
+                MatRef::row_major(&b_t, n, k).t(),
+            ),
         ] {
             let got = gemm(lhs, rhs);
             for (g, e) in got.iter().zip(&expected) {

@@ -21,6 +21,15 @@ impl NodeId {
     pub fn index(self) -> usize {
         self.0 as usize
     }
+
+    /// The id of the node at `index`.
+    ///
+    /// # Panics
+    ///
+    /// If `index` does not fit a tape (2³² nodes).
+    pub(crate) fn from_index(index: usize) -> NodeId {
+        NodeId(u32::try_from(index).expect("a tape holds at most 2³² nodes"))
+    }
 }
 
 impl fmt::Debug for NodeId {
@@ -117,7 +126,7 @@ impl Tape {
 
     fn push_leaf(&self, op: Op, value: Tensor, needs_grad: bool) -> Var<'_> {
         let mut nodes = self.nodes.borrow_mut();
-        let id = next_id(nodes.len());
+        let id = NodeId::from_index(nodes.len());
         nodes.push(Node {
             op,
             value,
@@ -136,7 +145,7 @@ impl Tape {
         let mut nodes = self.nodes.borrow_mut();
         let value = op.forward(&nodes);
         let needs_grad = op.inputs().any(|input| nodes[input.index()].needs_grad);
-        let id = next_id(nodes.len());
+        let id = NodeId::from_index(nodes.len());
         nodes.push(Node {
             op,
             value,
@@ -144,10 +153,6 @@ impl Tape {
         });
         Var::new(self, id)
     }
-}
-
-fn next_id(len: usize) -> NodeId {
-    NodeId(u32::try_from(len).expect("a tape holds at most 2³² nodes"))
 }
 
 impl Default for Tape {
