@@ -1,0 +1,69 @@
+//! Helpers shared by the benchmarks: seeded random data (the same on every run) and one SGD
+//! training step.
+
+#![allow(dead_code)] // each bench uses a different subset
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::f64::consts::TAU;
+use tapegrad::{Tape, Tensor, Var};
+
+/// The seed of all benchmark data (micrograd's demo seeds its generators with 1337 too).
+pub const SEED: u64 = 1337;
+
+/// The generator every benchmark draws its data from, seeded with [`SEED`].
+pub fn rng() -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(SEED)
+}
+
+/// A sample of the standard normal distribution, by the Box–Muller transform.
+pub fn normal(rng: &mut ChaCha8Rng) -> f64 {
+    let u1 = 1.0 - rng.random::<f64>(); // in (0, 1], so that ln(u1) is finite
+    let u2 = rng.random::<f64>();
+    (-2.0 * u1.ln()).sqrt() * (TAU * u2).cos()
+}
+
+/// A tensor of `shape` with elements drawn from the standard normal distribution.
+pub fn normal_tensor(rng: &mut ChaCha8Rng, shape: &[usize]) -> Tensor {
+    Tensor::from_fn(shape, |_| normal(rng))
+}
+
+/// A tensor of `shape` with elements uniform in `[-bound, bound)`.
+pub fn uniform_tensor(rng: &mut ChaCha8Rng, shape: &[usize], bound: f64) -> Tensor {
+    Tensor::from_fn(shape, |_| rng.random_range(-bound..bound))
+}
+
+/// One training step: records `params` on `tape`, the forward pass `forward(tape, params)` and
+/// its backward pass, then updates `params` in place by SGD, `p -= lr · ∂loss/∂p`. Returns the
+/// loss before the update.
+///
+/// The tape is cleared before the update: while it holds the parameters, they share their
+/// buffers with it and `-=` would have to copy them. Clearing keeps the tape's allocation for
+/// the next step.
+pub fn sgd_step(
+    tape: &mut Tape,
+    params: &mut [Tensor],
+    lr: f64,
+    forward: impl for<'t> FnOnce(&'t Tape, &[Var<'t>]) -> Var<'t>,
+) -> f64 {
+    let (loss, grads) = backward(tape, params, forward);
+    tape.clear();
+    for (p, g) in params.iter_mut().zip(grads) {
+        *p -= &(lr * g);
+    }
+    loss
+}
+
+/// Records `params` and the forward pass on `tape`, runs the backward pass, and returns the
+/// loss and its gradient with respect to each parameter.
+fn backward(
+    tape: &Tape,
+    params: &[Tensor],
+    forward: impl for<'t> FnOnce(&'t Tape, &[Var<'t>]) -> Var<'t>,
+) -> (f64, Vec<Tensor>) {
+    let vars: Vec<Var> = params.iter().map(|p| tape.param(p.clone())).collect();
+    let loss = forward(tape, &vars);
+    let grads = loss.backward();
+    let grads = vars.iter().map(|&v| grads[v].clone()).collect();
+    (loss.value().item(), grads)
+}
