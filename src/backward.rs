@@ -44,12 +44,12 @@ impl GradSink<'_> {
             return;
         }
         let mut contribution = contribution();
-        if contribution.shape() != node.value.shape() {
+        if !contribution.same_shape(&node.value) {
             contribution = contribution.sum_to_shape(node.value.shape());
         }
         match &mut self.slots[input.index()] {
             // In place when this slot's buffer is not shared; copy-on-write otherwise.
-            Some(gradient) => *gradient += &contribution,
+            Some(gradient) => gradient.add_same_shape(&contribution),
             empty => *empty = Some(contribution),
         }
     }

@@ -18,6 +18,7 @@ impl Tensor {
     /// let t = Tensor::from([1.0, 4.0, 9.0]).map(f64::sqrt);
     /// assert_eq!(t.data(), &[1.0, 2.0, 3.0]);
     /// ```
+    #[inline]
     pub fn map(&self, f: impl Fn(f64) -> f64) -> Tensor {
         if let Some(x) = self.as_scalar() {
             return Tensor::scalar(f(x));

@@ -18,6 +18,7 @@ pub struct NodeId(u32);
 
 impl NodeId {
     /// The node's position, counting from 0.
+    #[inline]
     pub fn index(self) -> usize {
         self.0 as usize
     }
@@ -27,6 +28,7 @@ impl NodeId {
     /// # Panics
     ///
     /// If `index` does not fit a tape (2³² nodes).
+    #[inline]
     pub(crate) fn from_index(index: usize) -> NodeId {
         NodeId(u32::try_from(index).expect("a tape holds at most 2³² nodes"))
     }

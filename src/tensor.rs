@@ -64,6 +64,7 @@ impl Tensor {
     }
 
     /// A tensor of shape `[]` holding `value`.
+    #[inline]
     pub const fn scalar(value: f64) -> Tensor {
         Tensor(Repr::Scalar(value))
     }
@@ -112,6 +113,7 @@ impl Tensor {
     }
 
     /// The value of a tensor of shape `[]`, for the kernels' allocation-free scalar paths.
+    #[inline]
     pub(crate) fn as_scalar(&self) -> Option<f64> {
         match self.0 {
             Repr::Scalar(value) => Some(value),
@@ -119,7 +121,34 @@ impl Tensor {
         }
     }
 
+    /// Whether both tensors have the same shape; free for two scalars, which the backward pass
+    /// of a scalar graph asks about at every node.
+    #[inline]
+    pub(crate) fn same_shape(&self, other: &Tensor) -> bool {
+        match (&self.0, &other.0) {
+            (Repr::Scalar(_), Repr::Scalar(_)) => true,
+            (Repr::Dense(a), Repr::Dense(b)) => a.shape == b.shape,
+            _ => false,
+        }
+    }
+
+    /// `self += other` for a tensor of the same shape: how a gradient accumulates. In place when
+    /// the buffer is unshared (copy-on-write otherwise), with no broadcasting to work out.
+    #[inline]
+    pub(crate) fn add_same_shape(&mut self, other: &Tensor) {
+        debug_assert!(self.same_shape(other));
+        match (&mut self.0, &other.0) {
+            (Repr::Scalar(a), Repr::Scalar(b)) => *a += *b,
+            _ => {
+                for (a, b) in self.data_mut().iter_mut().zip(other.data()) {
+                    *a += b;
+                }
+            }
+        }
+    }
+
     /// The dimensions, outermost first; `&[]` for a scalar.
+    #[inline]
     pub fn shape(&self) -> &[usize] {
         match &self.0 {
             Repr::Scalar(_) => &[],
@@ -141,6 +170,7 @@ impl Tensor {
     }
 
     /// The elements in row-major order.
+    #[inline]
     pub fn data(&self) -> &[f64] {
         match &self.0 {
             Repr::Scalar(value) => std::slice::from_ref(value),
@@ -150,6 +180,7 @@ impl Tensor {
 
     /// The elements in row-major order, for writing. Copies the buffer first if another tensor
     /// shares it (copy-on-write), so no other tensor sees the change.
+    #[inline]
     pub fn data_mut(&mut self) -> &mut [f64] {
         match &mut self.0 {
             Repr::Scalar(value) => std::slice::from_mut(value),
