@@ -1,0 +1,144 @@
+"""Run tapegrad's benchmark workloads on JAX (and micrograd, if installed) for comparison.
+
+Not part of CI. Usage, from the repository root:
+
+    pip install jax micrograd          # CPU-only jaxlib comes from PyPI
+    python3 benches/compare/compare.py
+
+It prints the median time per step of each workload. Compare with `cargo bench` run on the same
+machine, in the same session (this machine's cores are shared, so compare within one run).
+The workloads, data shapes and hyper-parameters are those of benches/w*.rs; the random data is
+drawn differently (numpy, not ChaCha8), which does not change the amount of work.
+"""
+
+import math
+import statistics
+import time
+
+import numpy as np
+
+
+def median_ms(fn, repeats=30, warmup=3):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times)
+
+
+def two_moons(rng, n_per_moon=50, noise=0.1):
+    angle = np.pi * np.arange(n_per_moon) / (n_per_moon - 1)
+    outer = np.stack([np.cos(angle), np.sin(angle)], 1)
+    inner = np.stack([1 - np.cos(angle), 0.5 - np.sin(angle)], 1)
+    x = np.concatenate([outer, inner]) + noise * rng.standard_normal((2 * n_per_moon, 2))
+    y = np.concatenate([-np.ones(n_per_moon), np.ones(n_per_moon)])
+    return x, y
+
+
+def jax_workloads(rng):
+    import jax
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", True)
+    results = {}
+
+    # W1 (b): the micrograd step, batched.
+    x, y = two_moons(rng)
+    sizes = [2, 16, 16, 1]
+    params = []
+    for n_in, n_out in zip(sizes, sizes[1:]):
+        params += [rng.uniform(-1, 1, (n_in, n_out)), np.zeros(n_out)]
+
+    def w1_loss(params, x, y):
+        h = x
+        for i in range(0, len(params) - 2, 2):
+            h = jax.nn.relu(h @ params[i] + params[i + 1])
+        score = (h @ params[-2] + params[-1])[:, 0]
+        data = jnp.mean(jax.nn.relu(1 - y * score))
+        return data + 1e-4 * sum(jnp.sum(p * p) for p in params)
+
+    @jax.jit
+    def w1_step(params, x, y):
+        grads = jax.grad(w1_loss)(params, x, y)
+        return [p - 0.05 * g for p, g in zip(params, grads)]
+
+    p1 = [jnp.asarray(p) for p in params]
+    xj, yj = jnp.asarray(x), jnp.asarray(y)
+    results["W1 (b) batched step"] = median_ms(lambda: jax.block_until_ready(w1_step(p1, xj, yj)))
+
+    # W2: 784-256-10 MLP, batch 128, softmax cross-entropy, SGD.
+    x2 = jnp.asarray(rng.standard_normal((128, 784)))
+    labels = rng.integers(0, 10, 128)
+    onehot = jnp.asarray(np.eye(10)[labels])
+    bound1, bound2 = math.sqrt(6 / 784), math.sqrt(6 / 256)
+    p2 = [
+        jnp.asarray(rng.uniform(-bound1, bound1, (784, 256))),
+        jnp.zeros(256),
+        jnp.asarray(rng.uniform(-bound2, bound2, (256, 10))),
+        jnp.zeros(10),
+    ]
+
+    def w2_loss(p, x, onehot):
+        h = jax.nn.relu(x @ p[0] + p[1])
+        logits = h @ p[2] + p[3]
+        return -jnp.sum(onehot * jax.nn.log_softmax(logits, axis=1)) / x.shape[0]
+
+    @jax.jit
+    def w2_step(p, x, onehot):
+        grads = jax.grad(w2_loss)(p, x, onehot)
+        return [w - 0.01 * g for w, g in zip(p, grads)]
+
+    results["W2 MLP step"] = median_ms(lambda: jax.block_until_ready(w2_step(p2, x2, onehot)))
+
+    # W3: sum(A @ B), forward and forward + backward.
+    for n in (64, 256, 1024):
+        a = jnp.asarray(rng.standard_normal((n, n)))
+        b = jnp.asarray(rng.standard_normal((n, n)))
+        forward = jax.jit(lambda a, b: jnp.sum(a @ b))
+        both = jax.jit(jax.value_and_grad(lambda a, b: jnp.sum(a @ b), argnums=(0, 1)))
+        reps = 10 if n == 1024 else 30
+        fwd = median_ms(lambda: jax.block_until_ready(forward(a, b)), repeats=reps)
+        fb = median_ms(lambda: jax.block_until_ready(both(a, b)), repeats=reps)
+        results[f"W3 n={n} forward"] = fwd
+        results[f"W3 n={n} forward+backward"] = fb
+        results[f"W3 n={n} ratio (fwd+bwd)/fwd"] = fb / fwd
+    return results
+
+
+def micrograd_workloads(rng):
+    from micrograd.engine import Value
+    from micrograd.nn import MLP
+
+    x, y = two_moons(rng)
+    model = MLP(2, [16, 16, 1])
+
+    def step():
+        scores = [model([Value(a), Value(b)]) for a, b in x]
+        losses = [(1 + -yi * si).relu() for yi, si in zip(y, scores)]
+        loss = sum(losses) * (1.0 / len(losses)) + 1e-4 * sum(p * p for p in model.parameters())
+        model.zero_grad()
+        loss.backward()
+        for p in model.parameters():
+            p.data -= 0.05 * p.grad
+
+    return {"W1 (a) scalar step (micrograd)": median_ms(step, repeats=3, warmup=1)}
+
+
+def main():
+    rng = np.random.default_rng(1337)
+    results = {}
+    for name, workloads in (("jax", jax_workloads), ("micrograd", micrograd_workloads)):
+        try:
+            results.update({f"{name}: {k}": v for k, v in workloads(rng).items()})
+        except ImportError as missing:
+            print(f"skipping {name}: {missing}")
+    for key, value in results.items():
+        unit = "" if "ratio" in key else " ms"
+        print(f"{key:45} {value:10.3f}{unit}")
+
+
+if __name__ == "__main__":
+    main()
