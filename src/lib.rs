@@ -30,6 +30,7 @@
 //! | `var.rs` | [`Var`], the handle users compute with |
 //! | `op.rs` | [`Op`]: every primitive's forward and backward rule, side by side |
 //! | `backward.rs` | the reverse sweep and [`Grads`] |
+//! | `custom.rs` | [`CustomOp`]: users' own primitives, with a hand-written backward rule |
 //! | `anomaly.rs` | [`NonFinite`]: where a NaN or infinity first appeared |
 //! | `error.rs` | [`Error`] |
 
@@ -39,6 +40,7 @@
 mod anomaly;
 mod arith;
 mod backward;
+mod custom;
 mod display;
 mod error;
 mod kernels;
@@ -51,6 +53,7 @@ mod var;
 
 pub use anomaly::NonFinite;
 pub use backward::Grads;
+pub use custom::{CustomCall, CustomOp};
 pub use error::Error;
 pub use op::Op;
 pub use shape::{Shape, broadcast_shapes};

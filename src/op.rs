@@ -10,6 +10,7 @@
 //! Only log-softmax and logsumexp are fused, because composing them would overflow.
 
 use crate::backward::GradSink;
+use crate::custom::CustomCall;
 use crate::kernels::matmul_dims;
 use crate::matmul::{MatRef, gemm};
 use crate::shape::Shape;
@@ -18,8 +19,8 @@ use crate::tensor::Tensor;
 
 /// A primitive operation recorded on the tape: which op, and which nodes it reads.
 ///
-/// Kept to 16 bytes: node indices are `u32`, and the one variant that needs a whole shape
-/// boxes it, so the tape of a scalar graph stays small.
+/// Kept to 16 bytes: node indices are `u32`, and the variants that need a whole shape or a
+/// user's op box it, so the tape of a scalar graph stays small.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Op {
     /// A leaf we differentiate against.
@@ -82,6 +83,9 @@ pub enum Op {
     LogSoftmax(NodeId, usize),
     /// `z = log Σ eˣ` along `axis`, which is removed · `dx = g ⊙ e^(x − z)` (z, g repeated along `axis`)
     LogSumExp(NodeId, usize),
+    /// `z = f(x₁, …, xₙ)`, the user's [`CustomOp::forward`](crate::CustomOp::forward) ·
+    /// `dxᵢ` = the i-th tensor its [`backward`](crate::CustomOp::backward) returns
+    Custom(Box<CustomCall>),
 }
 
 impl Op {
@@ -113,15 +117,18 @@ impl Op {
             Op::Matmul(..) => "matmul",
             Op::LogSoftmax(..) => "log_softmax",
             Op::LogSumExp(..) => "logsumexp",
+            Op::Custom(call) => call.name(),
         }
     }
 
-    /// The nodes this op reads (none for a leaf, at most two).
+    /// The nodes this op reads, in argument order (none for a leaf, at most two for a built-in
+    /// op, any number for a custom one).
     pub fn inputs(&self) -> impl Iterator<Item = NodeId> {
-        let (first, second) = match *self {
-            Op::Param | Op::Constant => (None, None),
+        let (first, second, more): (_, _, &[NodeId]) = match *self {
+            Op::Param | Op::Constant => (None, None, &[]),
+            Op::Custom(ref call) => (None, None, call.inputs()),
             Op::Add(x, y) | Op::Sub(x, y) | Op::Mul(x, y) | Op::Div(x, y) | Op::Matmul(x, y) => {
-                (Some(x), Some(y))
+                (Some(x), Some(y), &[])
             }
             Op::AddScalar(x, _)
             | Op::MulScalar(x, _)
@@ -145,9 +152,48 @@ impl Op {
             | Op::Reshape(x, _)
             | Op::BroadcastTo(x, _)
             | Op::LogSoftmax(x, _)
-            | Op::LogSumExp(x, _) => (Some(x), None),
+            | Op::LogSumExp(x, _) => (Some(x), None, &[]),
         };
-        first.into_iter().chain(second)
+        first.into_iter().chain(second).chain(more.iter().copied())
+    }
+
+    /// The same op reading other nodes: each input `id` replaced by `remap(id)`. A gradient
+    /// check uses it to re-record one node on a tape of its own, its inputs made leaves.
+    pub(crate) fn with_inputs(&self, mut remap: impl FnMut(NodeId) -> NodeId) -> Op {
+        let mut r = |id| remap(id);
+        match *self {
+            Op::Param => Op::Param,
+            Op::Constant => Op::Constant,
+            Op::Add(x, y) => Op::Add(r(x), r(y)),
+            Op::Sub(x, y) => Op::Sub(r(x), r(y)),
+            Op::Mul(x, y) => Op::Mul(r(x), r(y)),
+            Op::Div(x, y) => Op::Div(r(x), r(y)),
+            Op::AddScalar(x, c) => Op::AddScalar(r(x), c),
+            Op::MulScalar(x, c) => Op::MulScalar(r(x), c),
+            Op::DivScalar(x, c) => Op::DivScalar(r(x), c),
+            Op::ScalarSub(c, x) => Op::ScalarSub(c, r(x)),
+            Op::ScalarDiv(c, x) => Op::ScalarDiv(c, r(x)),
+            Op::Neg(x) => Op::Neg(r(x)),
+            Op::Step(x) => Op::Step(r(x)),
+            Op::Relu(x) => Op::Relu(r(x)),
+            Op::Sigmoid(x) => Op::Sigmoid(r(x)),
+            Op::Tanh(x) => Op::Tanh(r(x)),
+            Op::Exp(x) => Op::Exp(r(x)),
+            Op::Ln(x) => Op::Ln(r(x)),
+            Op::Sqrt(x) => Op::Sqrt(r(x)),
+            Op::Powf(x, p) => Op::Powf(r(x), p),
+            Op::Abs(x) => Op::Abs(r(x)),
+            Op::Sum(x) => Op::Sum(r(x)),
+            Op::SumAxis(x, axis) => Op::SumAxis(r(x), axis),
+            Op::MaxAxis(x, axis) => Op::MaxAxis(r(x), axis),
+            Op::Transpose(x) => Op::Transpose(r(x)),
+            Op::Reshape(x, ref shape) => Op::Reshape(r(x), shape.clone()),
+            Op::BroadcastTo(x, ref shape) => Op::BroadcastTo(r(x), shape.clone()),
+            Op::Matmul(x, y) => Op::Matmul(r(x), r(y)),
+            Op::LogSoftmax(x, axis) => Op::LogSoftmax(r(x), axis),
+            Op::LogSumExp(x, axis) => Op::LogSumExp(r(x), axis),
+            Op::Custom(ref call) => Op::Custom(Box::new(call.with_inputs(r))),
+        }
     }
 
     /// The forward pass of this op: its output value from its inputs' values.
@@ -189,6 +235,7 @@ impl Op {
             Op::Matmul(x, y) => v(x).matmul(v(y)),
             Op::LogSoftmax(x, axis) => v(x).log_softmax_axis(axis, "log_softmax"),
             Op::LogSumExp(x, axis) => v(x).logsumexp_axis(axis, "logsumexp"),
+            Op::Custom(ref call) => call.forward(nodes),
         }
     }
 
@@ -274,6 +321,7 @@ impl Op {
                     v(x).zip_with(&z.expand_axis(axis, len), "logsumexp", |x, z| (x - z).exp());
                 softmax * &g.expand_axis(axis, len)
             }),
+            Op::Custom(ref call) => call.backward(z, g, nodes, sink),
         }
     }
 }

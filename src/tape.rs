@@ -10,6 +10,7 @@ use crate::tensor::Tensor;
 use crate::var::Var;
 use std::cell::{Ref, RefCell};
 use std::fmt;
+use std::panic::Location;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The position of a node on its tape, in creation order.
@@ -47,6 +48,9 @@ pub(crate) struct Node {
     pub value: Tensor,
     /// Whether some `param` reaches this node; the backward pass skips nodes that none does.
     pub needs_grad: bool,
+    /// The user's line that recorded it (every recording method is `#[track_caller]`), so that
+    /// a gradient check can say where a wrong node came from.
+    pub location: &'static Location<'static>,
 }
 
 /// Records the forward pass, one node per op, so that `backward()` can replay it in reverse.
@@ -92,11 +96,13 @@ impl Tape {
     }
 
     /// Records a parameter: a leaf that `backward()` computes the gradient of.
+    #[track_caller]
     pub fn param(&self, value: impl Into<Tensor>) -> Var<'_> {
         self.push_leaf(Op::Param, value.into(), true)
     }
 
     /// Records a constant: a leaf that no gradient is computed for (inputs, targets).
+    #[track_caller]
     pub fn constant(&self, value: impl Into<Tensor>) -> Var<'_> {
         self.push_leaf(Op::Constant, value.into(), false)
     }
@@ -126,6 +132,7 @@ impl Tape {
         self.nodes.borrow()
     }
 
+    #[track_caller]
     fn push_leaf(&self, op: Op, value: Tensor, needs_grad: bool) -> Var<'_> {
         let mut nodes = self.nodes.borrow_mut();
         let id = NodeId::from_index(nodes.len());
@@ -133,6 +140,7 @@ impl Tape {
             op,
             value,
             needs_grad,
+            location: Location::caller(),
         });
         Var::new(self, id)
     }
@@ -152,6 +160,7 @@ impl Tape {
             op,
             value,
             needs_grad,
+            location: Location::caller(),
         });
         Var::new(self, id)
     }
@@ -185,8 +194,9 @@ mod tests {
 
     #[test]
     fn a_node_is_small() {
-        // op (16) + value (16) + flag, padded: what a scalar graph costs per node.
-        assert_eq!(std::mem::size_of::<Node>(), 40);
+        // op (16) + value (16) + where it was recorded (8) + flag, padded: what a scalar graph
+        // costs per node.
+        assert_eq!(std::mem::size_of::<Node>(), 48);
     }
 
     #[test]

@@ -12,6 +12,7 @@ use crate::tape::{NodeId, Tape};
 use crate::tensor::Tensor;
 use std::fmt;
 use std::ops::{Add, Div, Mul, Neg, Sub};
+use std::panic::Location;
 
 /// A value recorded on a [`Tape`]: a tape reference and a node index, so it is `Copy` and
 /// cheap to pass around. Operators and methods on it record new nodes.
@@ -59,6 +60,22 @@ impl<'t> Var<'t> {
     /// The op that produced it.
     pub fn op(self) -> Op {
         self.tape.nodes()[self.id.index()].op.clone()
+    }
+
+    /// The line of the program that recorded it: every method and operator that records a node
+    /// is `#[track_caller]`, so this is the user's line, not tapegrad's.
+    ///
+    /// ```
+    /// use tapegrad::Tape;
+    ///
+    /// let tape = Tape::new();
+    /// let x = tape.param(2.0);
+    /// let line = line!() + 1;
+    /// let y = x.exp();
+    /// assert_eq!((y.location().file(), y.location().line()), (file!(), line));
+    /// ```
+    pub fn location(self) -> &'static Location<'static> {
+        self.tape.nodes()[self.id.index()].location
     }
 
     /// The backward pass from this output, which must hold exactly one element: the gradient of
@@ -125,56 +142,67 @@ impl<'t> Var<'t> {
     }
 
     /// `1` where the value is > 0, else `0`. Its derivative is taken as 0 everywhere.
+    #[track_caller]
     pub fn step(self) -> Var<'t> {
         self.record(Op::Step(self.id))
     }
 
     /// `max(x, 0)`; its derivative at 0 is taken as 0.
+    #[track_caller]
     pub fn relu(self) -> Var<'t> {
         self.record(Op::Relu(self.id))
     }
 
     /// The logistic function `1 / (1 + e^−x)`.
+    #[track_caller]
     pub fn sigmoid(self) -> Var<'t> {
         self.record(Op::Sigmoid(self.id))
     }
 
     /// The hyperbolic tangent.
+    #[track_caller]
     pub fn tanh(self) -> Var<'t> {
         self.record(Op::Tanh(self.id))
     }
 
     /// `eˣ`.
+    #[track_caller]
     pub fn exp(self) -> Var<'t> {
         self.record(Op::Exp(self.id))
     }
 
     /// The natural logarithm.
+    #[track_caller]
     pub fn ln(self) -> Var<'t> {
         self.record(Op::Ln(self.id))
     }
 
     /// The square root.
+    #[track_caller]
     pub fn sqrt(self) -> Var<'t> {
         self.record(Op::Sqrt(self.id))
     }
 
     /// `xᵖ` for a constant exponent `p`.
+    #[track_caller]
     pub fn powf(self, p: f64) -> Var<'t> {
         self.record(Op::Powf(self.id, p))
     }
 
     /// The absolute value; its derivative at 0 is taken as 0.
+    #[track_caller]
     pub fn abs(self) -> Var<'t> {
         self.record(Op::Abs(self.id))
     }
 
     /// The sum of all elements (a scalar).
+    #[track_caller]
     pub fn sum(self) -> Var<'t> {
         self.record(Op::Sum(self.id))
     }
 
     /// The mean of all elements (a scalar): the sum divided by the element count.
+    #[track_caller]
     pub fn mean(self) -> Var<'t> {
         let count = self.shape().size();
         self.sum() / count as f64
@@ -304,12 +332,14 @@ macro_rules! var_binary_op {
         }
         impl<'t> $Trait<f64> for Var<'t> {
             type Output = Var<'t>;
+            #[track_caller]
             fn $method(self, rhs: f64) -> Var<'t> {
                 self.record($var_f64(self.id, rhs))
             }
         }
         impl<'t> $Trait<Var<'t>> for f64 {
             type Output = Var<'t>;
+            #[track_caller]
             fn $method(self, rhs: Var<'t>) -> Var<'t> {
                 rhs.record($f64_var(self, rhs.id))
             }
@@ -333,6 +363,7 @@ var_binary_op!(Div, div, Op::Div, Op::DivScalar, Op::ScalarDiv);
 
 impl<'t> Neg for Var<'t> {
     type Output = Var<'t>;
+    #[track_caller]
     fn neg(self) -> Var<'t> {
         self.record(Op::Neg(self.id))
     }
