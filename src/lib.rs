@@ -20,7 +20,8 @@
 //! assert_eq!(grads[w].data(), &[0.5, 0.0]);       // −(t − y)·x / 4
 //! ```
 //!
-//! Where things live (see [`architecture`] for how they fit together):
+//! Where things live (see [`architecture`] for how they fit together, and
+//! [`gradient_checking`] for checking gradients in your own tests):
 //!
 //! | file | what it holds |
 //! |---|---|
@@ -31,6 +32,8 @@
 //! | `op.rs` | [`Op`]: every primitive's forward and backward rule, side by side |
 //! | `backward.rs` | the reverse sweep and [`Grads`] |
 //! | `custom.rs` | [`CustomOp`]: users' own primitives, with a hand-written backward rule |
+//! | `check.rs`, `check/` | [`check`]: [`gradcheck`] against finite differences, naming the wrong node |
+//! | `strategy.rs`, `strategy/` | `strategy`: proptest strategies (cargo feature `proptest`) |
 //! | `anomaly.rs` | [`NonFinite`]: where a NaN or infinity first appeared |
 //! | `error.rs` | [`Error`] |
 
@@ -40,6 +43,7 @@
 mod anomaly;
 mod arith;
 mod backward;
+pub mod check;
 mod custom;
 mod display;
 mod error;
@@ -47,12 +51,15 @@ mod kernels;
 mod matmul;
 mod op;
 mod shape;
+#[cfg(feature = "proptest")]
+pub mod strategy;
 mod tape;
 mod tensor;
 mod var;
 
 pub use anomaly::NonFinite;
 pub use backward::Grads;
+pub use check::{GradCheckError, GradCheckOptions, GradCheckReport, gradcheck};
 pub use custom::{CustomCall, CustomOp};
 pub use error::Error;
 pub use op::Op;
@@ -63,6 +70,9 @@ pub use var::Var;
 
 #[doc = include_str!("../docs/architecture.md")]
 pub mod architecture {}
+
+#[doc = include_str!("../docs/gradient-checking.md")]
+pub mod gradient_checking {}
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
