@@ -62,28 +62,6 @@ impl<'a> MatRef<'a> {
             faer::MatRef::from_row_major_slice(self.data, self.cols, self.rows).transpose()
         }
     }
-
-    /// Whether the view reads its buffer column by column (the transpose of a row-major matrix).
-    fn is_transposed(&self) -> bool {
-        self.col_stride != 1 && self.rows > 1 && self.cols > 1
-    }
-
-    /// The same matrix copied into a new row-major buffer, tile by tile so that both the reads
-    /// and the writes stay within a few cache lines.
-    fn to_row_major(self) -> Vec<f64> {
-        const TILE: usize = 32;
-        let mut out = vec![0.0; self.rows * self.cols];
-        for i0 in (0..self.rows).step_by(TILE) {
-            for j0 in (0..self.cols).step_by(TILE) {
-                for i in i0..(i0 + TILE).min(self.rows) {
-                    for j in j0..(j0 + TILE).min(self.cols) {
-                        out[i * self.cols + j] = self.at(i, j);
-                    }
-                }
-            }
-        }
-        out
-    }
 }
 
 /// `a · b` as a new row-major `a.rows × b.cols` buffer.
@@ -99,19 +77,7 @@ pub(crate) fn gemm(a: MatRef<'_>, b: MatRef<'_>) -> Vec<f64> {
         } else {
             1
         };
-        if a.is_transposed() && pieces > 1 {
-            // faer reads a transposed left operand ~1.5× slower (docs/performance.md); for a large
-            // product one O(m·k) copy costs far less than that.
-            let a_copy = a.to_row_major();
-            split_gemm(
-                dst,
-                MatRef::row_major(&a_copy, m, k).to_faer(),
-                b.to_faer(),
-                pieces,
-            );
-        } else {
-            split_gemm(dst, a.to_faer(), b.to_faer(), pieces);
-        }
+        split_gemm(dst, a.to_faer(), b.to_faer(), pieces);
         return out;
     }
     // i-p-j order: the inner loop runs along a row of `b` and of `out`, and each output element
@@ -179,12 +145,12 @@ mod tests {
 
     #[test]
     fn the_gemm_path_agrees_with_the_plain_loop_for_every_layout() {
-        // One product on one core, and one large enough to be split over the cores (with the
-        // copy of a transposed left operand).
+        // One product on one core, and one large enough to be split over the cores.
         for (m, k, n) in [(40, 35, 30), (72, 66, 60)] {
             assert!(m * k * n >= GEMM_MIN_FLOPS);
             check_every_layout(m, k, n);
         }
+        assert!(72 * 66 * 60 >= PARALLEL_MIN_FLOPS);
     }
 
     fn check_every_layout(m: usize, k: usize, n: usize) {
@@ -215,18 +181,6 @@ mod tests {
                 );
             }
         }
-    }
-
-    #[test]
-    fn a_transposed_view_copies_to_the_same_matrix() {
-        let data: Vec<f64> = (0..6).map(f64::from).collect();
-        let t = MatRef::row_major(&data, 2, 3).t();
-        assert!(t.is_transposed());
-        assert_eq!(t.to_row_major(), [0.0, 3.0, 1.0, 4.0, 2.0, 5.0]);
-        let big: Vec<f64> = (0..70 * 45).map(f64::from).collect();
-        let t = MatRef::row_major(&big, 70, 45).t();
-        let copy = t.to_row_major();
-        assert!((0..45 * 70).all(|i| copy[i] == t.at(i / 70, i % 70)));
     }
 
     #[test]
