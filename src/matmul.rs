@@ -8,9 +8,11 @@
 
 use faer::{Accum, Par};
 
-/// Products with at least this many multiply-adds (m·k·n) go to the GEMM crate; below it the
-/// plain loop is faster than the GEMM's setup (docs/performance.md has the measurements).
-pub(crate) const GEMM_MIN_FLOPS: usize = 32 * 32 * 32;
+/// Products with at least this many multiply-adds (m·k·n) go to the GEMM crate. faer is faster
+/// than the plain loop from about a 10×10×10 product up (W1's batched step, whose products are
+/// 100×16×16 and smaller, ran 2–3× faster with this bound than with 32³); below it the loop
+/// wins, and keeps tiny products, like the article's perceptron, summed exactly left to right.
+pub(crate) const GEMM_MIN_FLOPS: usize = 10 * 10 * 10;
 
 /// Products with at least this many multiply-adds are split over the cores; below it handing
 /// work to another thread costs more than it saves.
