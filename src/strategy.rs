@@ -219,7 +219,8 @@ fn square(a: Expr) -> Expr {
 fn logarithm(a: Expr, form: usize) -> Expr {
     match form {
         0 => Expr::Ln(boxed(positive(a, VALUE_BOUND))),
-        1 => Expr::Ln(boxed(Expr::Sigmoid(boxed(tame(a, VALUE_BOUND))))),
+        // |ln σ(a)| ≤ ln(1 + e^|a|) < |a| + 1: keep it within the bound.
+        1 => Expr::Ln(boxed(Expr::Sigmoid(boxed(tame(a, VALUE_BOUND - 1.0))))),
         2 => Expr::Sqrt(boxed(positive(a, VALUE_BOUND))),
         _ => Expr::Sqrt(boxed(exp(a))),
     }
@@ -227,8 +228,9 @@ fn logarithm(a: Expr, form: usize) -> Expr {
 
 /// `powf(square(a) + 1, p)`, its base small enough that the power stays within the bound.
 fn power(a: Expr, p: f64) -> Expr {
+    // For p < 1 the base's own limit is the tighter one: it is a node of the graph too.
     let base_limit = if p > 0.0 {
-        VALUE_BOUND.powf(1.0 / p)
+        VALUE_BOUND.powf(1.0 / p).min(VALUE_BOUND)
     } else {
         VALUE_BOUND
     };

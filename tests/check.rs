@@ -423,3 +423,22 @@ fn gradients_compare_with_approx() {
     assert_relative_ne!(grads[w], expected.reshape(&[4]), max_relative = 1.0);
     assert_relative_ne!(grads[w], expected.reshape(&[2, 2, 1]), epsilon = 1e9);
 }
+
+#[test]
+fn an_exact_match_is_never_the_worst_element_even_with_no_absolute_tolerance() {
+    // d/dx Σx² = 2x: exactly 0 at x = 0 by both methods, which with atol = 0 used to divide
+    // 0 by 0 and rank that perfect element worst.
+    let x = Tensor::from([0.0, 0.1]);
+    let options = GradCheckOptions::default().with_tolerances(0.0, 1e-5);
+    let report = gradcheck(|v| (v[0] * v[0]).sum(), &[x], options).unwrap();
+    assert_eq!(report.worst.unwrap().index, vec![1]);
+}
+
+#[test]
+fn a_step_outside_the_domain_is_not_blamed_on_the_op() {
+    // √x at x = 0: x − h leaves the domain, so the numeric derivative is NaN. The check fails
+    // there, but √'s own rule is right, so no node may be blamed for it.
+    let x = Tensor::from([0.0, 4.0]);
+    let error = gradcheck(|v| v[0].sqrt().sum(), &[x], GradCheckOptions::default()).unwrap_err();
+    assert!(error.culprit_node().is_none(), "{error}");
+}

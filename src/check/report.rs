@@ -60,6 +60,9 @@ impl Tolerance {
 
     /// How many allowed errors `d` is off; infinite for NaN, so that NaN sorts first.
     fn excess(&self, d: &Discrepancy) -> f64 {
+        if d.abs_error == 0.0 {
+            return 0.0; // an exact match, even where atol = 0 makes the allowance 0 (0/0)
+        }
         let excess = d.abs_error / self.allowed(d.analytic, d.numeric);
         if excess.is_nan() {
             f64::INFINITY
