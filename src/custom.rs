@@ -166,9 +166,11 @@ impl fmt::Debug for CustomCall {
 }
 
 impl PartialEq for CustomCall {
-    /// The same op instance reading the same nodes.
+    /// Clones of one recorded call: a user's op has no value equality, so it is compared by
+    /// identity (each `tape.custom` records a new one), and the inputs by node.
     fn eq(&self, other: &CustomCall) -> bool {
-        Arc::ptr_eq(&self.op, &other.op) && self.inputs == other.inputs
+        std::ptr::addr_eq(Arc::as_ptr(&self.op), Arc::as_ptr(&other.op))
+            && self.inputs == other.inputs
     }
 }
 
