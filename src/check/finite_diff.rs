@@ -104,14 +104,15 @@ pub fn numeric_grad<F>(f: F, x: &Tensor) -> Tensor
 where
     F: for<'t> Fn(Var<'t>) -> Var<'t>,
 {
-    let out = evaluate(&|v: &[Var<'_>]| f(v[0]), std::slice::from_ref(x));
+    // The Jacobian's shape is the output's then x's: one evaluation of f tells both.
+    let jacobian = numeric_jacobian(f, x);
+    let output_shape = &jacobian.shape()[..jacobian.ndim() - x.ndim()];
     assert!(
-        out.len() == 1,
-        "numeric_grad: the function returned shape {:?}, not a single element; use \
-         numeric_jacobian",
-        out.shape()
+        output_shape.iter().product::<usize>() == 1,
+        "numeric_grad: the function returned shape {output_shape:?}, not a single element; use \
+         numeric_jacobian"
     );
-    numeric_jacobian(f, x).reshape(x.shape())
+    jacobian.reshape(x.shape())
 }
 
 /// The Jacobian of `f` at `x` by central differences with [`DEFAULT_STEP`], of shape
