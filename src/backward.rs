@@ -5,6 +5,11 @@
 //! node's gradient is complete when the loop reaches it, because every node that reads it was
 //! created later. Every gradient write goes through [`GradSink::add`], the one place that skips
 //! constants, sums broadcast dimensions back to the input's shape and accumulates.
+//!
+//! The same loop serves the step-by-step trace (`trace.rs`): it takes an optional [`Observer`]
+//! that is told each node and each contribution as they happen, so the trace reports the very
+//! numbers this loop computes. Plain `backward()` passes none, and pays one untaken branch per
+//! node and per contribution.
 
 use crate::tape::{Node, NodeId, Tape};
 use crate::tensor::Tensor;
@@ -32,6 +37,27 @@ pub(crate) struct GradSink<'a> {
     nodes: &'a [Node],
     /// The slots of the nodes created before the one being processed: all of its inputs.
     slots: &'a mut [Option<Tensor>],
+    observer: Option<&'a mut dyn Observer>,
+}
+
+/// Told what the sweep does, as it does it: how a trace sees the backward pass.
+pub(crate) trait Observer {
+    /// The sweep reached node `index`, whose gradient `g` (∂l/∂node) is now complete; the
+    /// node's rule runs next.
+    fn node(&mut self, index: usize, g: &Tensor);
+
+    /// The rule added `added` to the gradient of `input`, which is now `gradient`. `unsummed`
+    /// is the contribution before it was summed down to the input's shape (if the op broadcast
+    /// that input), and `first` says whether the input had no gradient before.
+    fn added(&mut self, input: NodeId, added: Added<'_>);
+}
+
+/// One contribution, as an [`Observer`] is told of it.
+pub(crate) struct Added<'a> {
+    pub unsummed: Option<&'a Tensor>,
+    pub contribution: &'a Tensor,
+    pub gradient: &'a Tensor,
+    pub first: bool,
 }
 
 impl GradSink<'_> {
@@ -43,20 +69,68 @@ impl GradSink<'_> {
         if !node.needs_grad {
             return;
         }
-        let mut contribution = contribution();
-        if !contribution.same_shape(&node.value) {
-            contribution = contribution.sum_to_shape(node.value.shape());
+        let contribution = contribution();
+        if self.observer.is_some() {
+            return self.add_observed(input, contribution);
         }
-        match &mut self.slots[input.index()] {
-            // In place when this slot's buffer is not shared; copy-on-write otherwise.
-            Some(gradient) => gradient.add_same_shape(&contribution),
-            empty => *empty = Some(contribution),
+        let contribution = fit_to(contribution, &node.value);
+        accumulate(&mut self.slots[input.index()], contribution);
+    }
+
+    /// [`add`](GradSink::add) with the same arithmetic, telling the observer what it did.
+    #[cold]
+    fn add_observed(&mut self, input: NodeId, raw: Tensor) {
+        let value = &self.nodes[input.index()].value;
+        let unsummed = (!raw.same_shape(value)).then(|| raw.clone());
+        let contribution = fit_to(raw, value);
+        let slot = &mut self.slots[input.index()];
+        let first = slot.is_none();
+        accumulate(slot, contribution.clone());
+        if let (Some(observer), Some(gradient)) = (self.observer.as_deref_mut(), slot.as_ref()) {
+            let added = Added {
+                unsummed: unsummed.as_ref(),
+                contribution: &contribution,
+                gradient,
+                first,
+            };
+            observer.added(input, added);
         }
+    }
+}
+
+/// The contribution summed down to the shape of `value`, if the op broadcast that input.
+#[inline]
+fn fit_to(contribution: Tensor, value: &Tensor) -> Tensor {
+    if contribution.same_shape(value) {
+        contribution
+    } else {
+        contribution.sum_to_shape(value.shape())
+    }
+}
+
+/// Adds `contribution` to a gradient slot, or fills the slot if it is empty.
+#[inline]
+fn accumulate(slot: &mut Option<Tensor>, contribution: Tensor) {
+    match slot {
+        // In place when this slot's buffer is not shared; copy-on-write otherwise.
+        Some(gradient) => gradient.add_same_shape(&contribution),
+        empty => *empty = Some(contribution),
     }
 }
 
 /// Runs the backward pass from `output`, seeded with `cotangent` (∂l/∂output).
 pub(crate) fn backward(tape: &Tape, output: NodeId, cotangent: Tensor) -> Grads {
+    sweep(tape, output, cotangent, None)
+}
+
+/// The backward pass, telling `observer` (if any) each node it processes, in order, and each
+/// contribution its rule adds.
+pub(crate) fn sweep(
+    tape: &Tape,
+    output: NodeId,
+    cotangent: Tensor,
+    mut observer: Option<&mut dyn Observer>,
+) -> Grads {
     let nodes = tape.nodes();
     let mut slots = vec![None; nodes.len()];
     slots[output.index()] = Some(cotangent);
@@ -69,9 +143,14 @@ pub(crate) fn backward(tape: &Tape, output: NodeId, cotangent: Tensor) -> Grads 
         let Some(g) = &rest[0] else {
             continue; // this node does not reach the output
         };
+        if let Some(observer) = observer.as_deref_mut() {
+            observer.node(i, g);
+        }
         let mut sink = GradSink {
             nodes: &nodes,
             slots: inputs,
+            // A reborrow for this node only (the cast shortens the trait object's lifetime).
+            observer: observer.as_deref_mut().map(|o| o as &mut dyn Observer),
         };
         node.op.backward(&node.value, g, &nodes, &mut sink);
     }

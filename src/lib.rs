@@ -49,12 +49,15 @@ mod display;
 mod error;
 mod kernels;
 mod matmul;
+mod names;
 mod op;
+mod render;
 mod shape;
 #[cfg(feature = "proptest")]
 pub mod strategy;
 mod tape;
 mod tensor;
+mod trace;
 mod var;
 
 pub use anomaly::NonFinite;
@@ -66,6 +69,7 @@ pub use op::Op;
 pub use shape::{Shape, broadcast_shapes};
 pub use tape::{NodeId, Tape};
 pub use tensor::Tensor;
+pub use trace::{Contribution, LocalFactor, Trace, TraceStep};
 pub use var::Var;
 
 #[doc = include_str!("../docs/architecture.md")]

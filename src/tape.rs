@@ -9,6 +9,7 @@ use crate::op::Op;
 use crate::tensor::Tensor;
 use crate::var::Var;
 use std::cell::{Ref, RefCell};
+use std::collections::HashMap;
 use std::fmt;
 use std::panic::Location;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -70,6 +71,10 @@ pub(crate) struct Node {
 /// tape per step or call [`clear`](Tape::clear), which keeps the allocation.
 pub struct Tape {
     nodes: RefCell<Vec<Node>>,
+    /// The names users gave nodes (`names.rs`), beside the nodes rather than in them so that a
+    /// node stays 48 bytes and a tape where nothing is named pays nothing (an empty map does
+    /// not allocate).
+    pub(crate) names: RefCell<HashMap<NodeId, String>>,
     /// Unique among all tapes, and renewed by `clear`, so that a `Grads` can tell whether a
     /// `Var` belongs to the nodes it was computed from.
     id: u64,
@@ -91,6 +96,7 @@ impl Tape {
     pub fn with_capacity(nodes: usize) -> Tape {
         Tape {
             nodes: RefCell::new(Vec::with_capacity(nodes)),
+            names: RefCell::new(HashMap::new()),
             id: fresh_id(),
         }
     }
@@ -117,10 +123,12 @@ impl Tape {
         self.nodes.borrow().is_empty()
     }
 
-    /// Forgets every node but keeps the allocation, for the next training step. Taking
-    /// `&mut self` means the borrow checker guarantees that no `Var` of the old nodes survives.
+    /// Forgets every node and every name but keeps the allocation, for the next training step.
+    /// Taking `&mut self` means the borrow checker guarantees that no `Var` of the old nodes
+    /// survives.
     pub fn clear(&mut self) {
         self.nodes.get_mut().clear();
+        self.names.get_mut().clear();
         self.id = fresh_id();
     }
 

@@ -86,14 +86,7 @@ impl<'t> Var<'t> {
     /// If the output holds more than one element; use [`backward_with`](Var::backward_with).
     #[track_caller]
     pub fn backward(self) -> Grads {
-        let shape = self.shape();
-        assert!(
-            shape.size() == 1,
-            "backward: the output has shape {shape:?} ({} elements), but backward() needs a \
-             single element; use backward_with(cotangent) for a vector-Jacobian product",
-            shape.size()
-        );
-        backward::backward(self.tape, self.id, Tensor::ones(&shape))
+        backward::backward(self.tape, self.id, self.seed())
     }
 
     /// The backward pass seeded with `cotangent` (∂l/∂self, same shape as this output): a
@@ -104,14 +97,40 @@ impl<'t> Var<'t> {
     /// If `cotangent`'s shape is not this output's shape.
     #[track_caller]
     pub fn backward_with(self, cotangent: impl Into<Tensor>) -> Grads {
-        let cotangent = cotangent.into();
+        backward::backward(self.tape, self.id, self.seed_with(cotangent.into()))
+    }
+
+    /// The seed ∂l/∂self = 1 of a backward pass from this output.
+    ///
+    /// # Panics
+    ///
+    /// If the output holds more than one element.
+    #[track_caller]
+    pub(crate) fn seed(self) -> Tensor {
+        let shape = self.shape();
+        assert!(
+            shape.size() == 1,
+            "backward: the output has shape {shape:?} ({} elements), but backward() needs a \
+             single element; use backward_with(cotangent) for a vector-Jacobian product",
+            shape.size()
+        );
+        Tensor::ones(&shape)
+    }
+
+    /// `cotangent` as the seed of a backward pass from this output.
+    ///
+    /// # Panics
+    ///
+    /// If its shape is not this output's shape.
+    #[track_caller]
+    pub(crate) fn seed_with(self, cotangent: Tensor) -> Tensor {
         let shape = self.shape();
         assert!(
             shape == *cotangent.shape(),
             "backward_with: the cotangent has shape {:?}, but the output has shape {shape:?}",
             cotangent.shape()
         );
-        backward::backward(self.tape, self.id, cotangent)
+        cotangent
     }
 
     #[track_caller]
