@@ -46,6 +46,7 @@ mod backward;
 pub mod check;
 mod custom;
 mod display;
+mod dot;
 mod error;
 mod kernels;
 mod matmul;

@@ -10,22 +10,21 @@ use crate::tensor::Tensor;
 /// few statistics.
 pub(crate) const SHOWN_IN_FULL: usize = 16;
 
-/// `tensor` on one line: numpy's layout with the line breaks removed (`[[1.0 2.0] [3.0 4.0]]`)
-/// if it holds at most [`SHOWN_IN_FULL`] elements or `full` is set, else its shape and range
-/// (`⟨[4, 10]: min -1.5, mean 0.25, max 3.0⟩`). `precision` fixes the digits, as `{:.3}` does.
+/// `tensor` on one line: nested brackets, elements one space apart (`[[1.0 -2.5] [0.25 4.0]]`),
+/// if it holds at most [`SHOWN_IN_FULL`] elements or `full` is set; else its shape and range
+/// (`⟨[4, 10]: min -1.5, mean 0.25, max 3.0⟩`). `precision` fixes the digits, as `{:.3}` does;
+/// without it each number is written exactly (Rust's shortest round-trip form).
 pub(crate) fn brief(tensor: &Tensor, precision: Option<usize>, full: bool) -> String {
     let number = |x: f64| match precision {
         Some(digits) => format!("{x:.digits$}"),
         None => format!("{x:?}"),
     };
-    if full || tensor.len() <= SHOWN_IN_FULL {
-        let text = match precision {
-            Some(digits) => format!("{tensor:.digits$}"),
-            None => format!("{tensor}"),
-        };
-        return text.replace('\n', "");
-    }
     let data = tensor.data();
+    if full || data.len() <= SHOWN_IN_FULL {
+        let mut out = String::new();
+        nested(tensor.shape(), data, &number, &mut out);
+        return out;
+    }
     let min = data.iter().copied().fold(f64::INFINITY, f64::min);
     let max = data.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let mean = data.iter().sum::<f64>() / data.len() as f64;
@@ -36,6 +35,23 @@ pub(crate) fn brief(tensor: &Tensor, precision: Option<usize>, full: bool) -> St
         number(mean),
         number(max)
     )
+}
+
+/// Writes row-major `data` of `shape` as nested brackets.
+fn nested(shape: &[usize], data: &[f64], number: &dyn Fn(f64) -> String, out: &mut String) {
+    let Some((&len, inner)) = shape.split_first() else {
+        out.push_str(&number(data[0]));
+        return;
+    };
+    let stride = inner.iter().product::<usize>();
+    out.push('[');
+    for i in 0..len {
+        if i > 0 {
+            out.push(' ');
+        }
+        nested(inner, &data[i * stride..(i + 1) * stride], number, out);
+    }
+    out.push(']');
 }
 
 /// The op as a call on its inputs, each written as `name(id)`, with its constant arguments:
@@ -68,8 +84,10 @@ mod tests {
     #[test]
     fn small_tensors_in_full_on_one_line_large_ones_summarised() {
         let m = Tensor::from([[1.0, -2.5], [0.25, 4.0]]);
-        assert_eq!(brief(&m, None, false), "[[ 1.0 -2.5] [0.25  4.0]]");
-        assert_eq!(brief(&m, Some(1), false), "[[ 1.0 -2.5] [ 0.2  4.0]]");
+        assert_eq!(brief(&m, None, false), "[[1.0 -2.5] [0.25 4.0]]");
+        assert_eq!(brief(&m, Some(1), false), "[[1.0 -2.5] [0.2 4.0]]");
+        assert_eq!(brief(&Tensor::zeros(&[2, 0]), None, false), "[[] []]");
+        assert_eq!(brief(&Tensor::zeros(&[0]), None, false), "[]");
         assert_eq!(brief(&Tensor::scalar(0.5), None, false), "0.5");
         let big = Tensor::from_fn(&[4, 5], |i| i as f64);
         assert_eq!(
