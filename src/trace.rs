@@ -340,11 +340,15 @@ impl fmt::Display for TraceStep {
                     };
                     write!(f, "{} · {g} = {product}{added}", operand(c))?;
                 }
-                LocalFactor::Elementwise { formula, value } => write!(
-                    f,
-                    "{formula} · ∂{l}/∂{z} = {} · {g} = {product}{added}",
-                    operand(text(value))
-                )?,
+                LocalFactor::Elementwise { formula, value } => {
+                    let formula = if formula.contains(" − ") || formula.contains(" + ") {
+                        format!("({formula})") // 1 − z² · g would read as 1 − (z² · g)
+                    } else {
+                        formula.clone()
+                    };
+                    let value = operand(text(value));
+                    write!(f, "{formula} · ∂{l}/∂{z} = {value} · {g} = {product}{added}")?;
+                }
                 LocalFactor::VectorJacobian { formula } => write!(f, "{formula} = {added}")?,
                 LocalFactor::Zero => write!(f, "0 ({}′ = 0): nothing is added", self.op)?,
             }
