@@ -102,7 +102,7 @@ impl Tape {
 
 /// `text` as the inside of a DOT quoted string whose lines are left-aligned: quotes and
 /// backslashes escaped (so that a name such as `\N` is not taken for one of Graphviz's escape
-/// sequences), line breaks written `\l` (the end of a left-aligned line), other control
+/// sequences), `&` written as an entity (Graphviz decodes entities), line breaks written `\l` (the end of a left-aligned line), other control
 /// characters replaced by `�`.
 fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
@@ -110,6 +110,8 @@ fn escape(text: &str) -> String {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
+            // Graphviz reads HTML entities in any label: a name "&amp;" would show as "&".
+            '&' => out.push_str("&amp;"),
             '\n' => out.push_str("\\l"),
             '\t' => out.push(' '),
             c if c.is_control() => out.push('\u{FFFD}'),
@@ -130,5 +132,6 @@ mod tests {
         assert_eq!(escape(r"\N{x}"), r"\\N{x}");
         assert_eq!(escape("two\nlines\r\0"), "two\\llines\u{FFFD}\u{FFFD}");
         assert_eq!(escape("<∂l/∂w>|{}"), "<∂l/∂w>|{}");
+        assert_eq!(escape("&amp; &"), "&amp;amp; &amp;");
     }
 }
