@@ -205,7 +205,10 @@ impl Observer for Recorder {
     }
 
     fn added(&mut self, input: NodeId, added: Added<'_>) {
-        let visit = self.steps.last_mut().expect("a rule runs after its node is reached");
+        let visit = self
+            .steps
+            .last_mut()
+            .expect("a rule runs after its node is reached");
         visit.added.push((
             input,
             Addition {
@@ -347,7 +350,10 @@ impl fmt::Display for TraceStep {
                         formula.clone()
                     };
                     let value = operand(text(value));
-                    write!(f, "{formula} · ∂{l}/∂{z} = {value} · {g} = {product}{added}")?;
+                    write!(
+                        f,
+                        "{formula} · ∂{l}/∂{z} = {value} · {g} = {product}{added}"
+                    )?;
                 }
                 LocalFactor::VectorJacobian { formula } => write!(f, "{formula} = {added}")?,
                 LocalFactor::Zero => write!(f, "0 ({}′ = 0): nothing is added", self.op)?,

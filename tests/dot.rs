@@ -60,7 +60,12 @@ fn render_svg(source: &str) -> Option<String> {
 #[test]
 fn the_perceptron_with_gradients_renders() {
     let tape = Tape::new();
-    let x = tape.constant(Tensor::from([[1.0, 1.0], [-1.0, 1.0], [-1.0, -0.5], [-1.0, 1.5]]));
+    let x = tape.constant(Tensor::from([
+        [1.0, 1.0],
+        [-1.0, 1.0],
+        [-1.0, -0.5],
+        [-1.0, 1.5],
+    ]));
     let t = tape.constant(Tensor::from([0.0, 1.0, 0.0, 1.0])).named("t");
     let w = tape.param(Tensor::from([1.0, 1.0])).named("w");
     let b = tape.param(0.0).named("b");
@@ -75,14 +80,28 @@ fn the_perceptron_with_gradients_renders() {
     assert_eq!((boxes, edges), (tape.len(), 12));
     let line = |n: usize| {
         let start = format!("  n{n} [");
-        dot.lines().find(|l| l.starts_with(&start)).unwrap().to_string()
+        dot.lines()
+            .find(|l| l.starts_with(&start))
+            .unwrap()
+            .to_string()
     };
     assert!(line(0).contains("label=\"x\\lconstant\\lshape [4, 2]\\l"));
-    assert!(line(0).contains("style=\"filled,dashed\""), "constants: grey, dashed");
-    assert!(line(2).contains("label=\"w\\lparam\\lshape [2]\\lvalue [1.0 1.0]\\lgrad [0.5 0.0]\\l\""));
-    assert!(line(2).contains("style=\"filled,bold\""), "params: blue, bold");
+    assert!(
+        line(0).contains("style=\"filled,dashed\""),
+        "constants: grey, dashed"
+    );
+    assert!(
+        line(2).contains("label=\"w\\lparam\\lshape [2]\\lvalue [1.0 1.0]\\lgrad [0.5 0.0]\\l\"")
+    );
+    assert!(
+        line(2).contains("style=\"filled,bold\""),
+        "params: blue, bold"
+    );
     assert!(line(5).contains("label=\"z = add(n4, b)\\lshape [4]\\l"));
-    assert!(line(5).contains("style=\"rounded\""), "intermediates: white, rounded");
+    assert!(
+        line(5).contains("style=\"rounded\""),
+        "intermediates: white, rounded"
+    );
     assert!(line(6).contains("label=\"n6 = step(z)"));
     assert!(dot.contains("  n4 -> n5;\n  n3 -> n5;\n"));
     assert!(line(0).contains("tooltip=\"recorded at tests/dot.rs:"));
@@ -116,9 +135,15 @@ fn nasty_names_render() {
         // Graphviz writes the text back, XML-escaped: the names survived the trip.
         assert!(svg.contains("say &quot;hi&quot;"), "{svg}");
         assert!(svg.contains("{record|like} &lt;port&gt;"), "{svg}");
-        assert!(svg.contains("back\\slash \\N \\G \\l and a trailing \\"), "{svg}");
+        assert!(
+            svg.contains("back\\slash \\N \\G \\l and a trailing \\"),
+            "{svg}"
+        );
         assert!(svg.contains("∂l/∂w₁ 日本語 ü 🙂"), "{svg}");
-        assert!(svg.contains("&amp;amp; &lt;/text&gt; &lt;!&#45;&#45; &#45;&#45;&gt;"), "{svg}");
+        assert!(
+            svg.contains("&amp;amp; &lt;/text&gt; &lt;!&#45;&#45; &#45;&#45;&gt;"),
+            "{svg}"
+        );
     }
 }
 
@@ -133,16 +158,26 @@ fn graphs_of_every_size_render() {
 
     let tape = Tape::new();
     let x = tape.constant(Tensor::from_fn(&[8, 6], |i| (i as f64).cos()));
-    let w = tape.param(Tensor::from_fn(&[6, 3], |i| 0.1 * i as f64)).named("W");
+    let w = tape
+        .param(Tensor::from_fn(&[6, 3], |i| 0.1 * i as f64))
+        .named("W");
     let h = x.matmul(w).relu();
     let loss = (h * h).log_softmax(1).max_axis(1).mean().named("loss");
     let grads = loss.backward();
     let after = loss.exp();
     let dot = tape.to_dot(Some(&grads));
-    assert!(dot.contains("value ⟨[8, 3]: min "), "large tensors are summarised");
+    assert!(
+        dot.contains("value ⟨[8, 3]: min "),
+        "large tensors are summarised"
+    );
     assert!(dot.contains("grad ⟨[6, 3]: min "), "large gradients too");
-    let last = dot.lines().find(|l| l.starts_with(&format!("  n{} [", after.id().index())));
-    assert!(!last.unwrap().contains("\\lgrad "), "recorded after the pass: no gradient");
+    let last = dot
+        .lines()
+        .find(|l| l.starts_with(&format!("  n{} [", after.id().index())));
+    assert!(
+        !last.unwrap().contains("\\lgrad "),
+        "recorded after the pass: no gradient"
+    );
     if let Some(svg) = render_svg(&dot) {
         assert_eq!(svg.matches("class=\"node\"").count(), tape.len());
     }

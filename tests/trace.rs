@@ -8,7 +8,12 @@ use tapegrad::{CustomOp, Grads, LocalFactor, Tape, Tensor, Trace, Var};
 #[test]
 fn the_perceptron_step_reads_as_the_chain_rule() {
     let tape = Tape::new();
-    let x = tape.constant(Tensor::from([[1.0, 1.0], [-1.0, 1.0], [-1.0, -0.5], [-1.0, 1.5]]));
+    let x = tape.constant(Tensor::from([
+        [1.0, 1.0],
+        [-1.0, 1.0],
+        [-1.0, -0.5],
+        [-1.0, 1.5],
+    ]));
     let x = x.named("x");
     let t = tape.constant(Tensor::from([0.0, 1.0, 0.0, 1.0])).named("t");
     let w = tape.param(Tensor::from([1.0, 1.0])).named("w");
@@ -55,7 +60,11 @@ w = param  [n2]
 
     // The same facts as fields.
     let ids: Vec<usize> = trace.iter().map(|step| step.id.index()).collect();
-    assert_eq!(ids, [11, 10, 9, 8, 7, 6, 5, 4, 3, 2], "constants x, t are skipped");
+    assert_eq!(
+        ids,
+        [11, 10, 9, 8, 7, 6, 5, 4, 3, 2],
+        "constants x, t are skipped"
+    );
     let step_of_y = trace.step(y).expect("y is visited");
     assert_eq!((step_of_y.op, step_of_y.call.as_str()), ("step", "step(z)"));
     assert_eq!(step_of_y.inputs[0].factor, LocalFactor::Zero);
@@ -66,7 +75,10 @@ w = param  [n2]
     assert_eq!(to_b.factor, LocalFactor::Constant(1.0));
     assert_eq!(to_b.unsummed, Some(Tensor::from([0.25, -0.25, -0.0, -0.0])));
     assert_eq!(to_b.added, Some(Tensor::scalar(0.0)));
-    let matmul = trace.iter().find(|step| step.op == "matmul").expect("z's product");
+    let matmul = trace
+        .iter()
+        .find(|step| step.op == "matmul")
+        .expect("z's product");
     let to_w = &matmul.inputs[0]; // x is a constant: only w's entry
     assert_eq!(
         to_w.factor,
@@ -186,7 +198,10 @@ fn rules_that_are_not_elementwise_are_written_symbolically() {
         "∂l/∂n13 repeated along axis 0",
         "the backward rule of custom op \"mul_add\" for its input 1, given ∂l/∂n7",
     ] {
-        assert!(formulas.iter().any(|f| f == expected), "{expected} in {formulas:#?}");
+        assert!(
+            formulas.iter().any(|f| f == expected),
+            "{expected} in {formulas:#?}"
+        );
     }
     // The weight matrix (8 elements) is shown in full; {:.2} fixes the digits.
     let text = format!("{:.2}", trace);
@@ -195,23 +210,33 @@ fn rules_that_are_not_elementwise_are_written_symbolically() {
     let w = vars[0];
     assert_eq!(trace.step(w).unwrap().name, "n1");
     // A factor with an operator in it is put in parentheses before "·".
-    assert!(text.contains("∂l/∂n4 += ∂n5/∂n4 · ∂l/∂n5 = (1 − n5²) · ∂l/∂n5 = "), "{text}");
+    assert!(
+        text.contains("∂l/∂n4 += ∂n5/∂n4 · ∂l/∂n5 = (1 − n5²) · ∂l/∂n5 = "),
+        "{text}"
+    );
 }
 
 #[test]
 fn large_tensors_are_summarised_unless_asked_for_in_full() {
     let tape = Tape::new();
-    let a = tape.param(Tensor::from_fn(&[5, 4], |i| i as f64)).named("a");
+    let a = tape
+        .param(Tensor::from_fn(&[5, 4], |i| i as f64))
+        .named("a");
     let loss = (a * 0.5).sum();
     let trace = loss.backward_trace();
     let text = trace.to_string();
     assert!(
-        text.contains("  ∂l/∂a += ∂n1/∂a · ∂l/∂n1 = 0.5 · ⟨[5, 4]: min 1.0, mean 1.0, max 1.0⟩ \
-                       = ⟨[5, 4]: min 0.5, mean 0.5, max 0.5⟩\n"),
+        text.contains(
+            "  ∂l/∂a += ∂n1/∂a · ∂l/∂n1 = 0.5 · ⟨[5, 4]: min 1.0, mean 1.0, max 1.0⟩ \
+                       = ⟨[5, 4]: min 0.5, mean 0.5, max 0.5⟩\n"
+        ),
         "{text}"
     );
     let full = format!("{trace:#}");
-    assert!(full.contains("[[0.5 0.5 0.5 0.5] [0.5 0.5 0.5 0.5]"), "{full}");
+    assert!(
+        full.contains("[[0.5 0.5 0.5 0.5] [0.5 0.5 0.5 0.5]"),
+        "{full}"
+    );
 }
 
 #[test]
@@ -220,10 +245,22 @@ fn the_output_keeps_its_own_name_and_l_is_not_taken_twice() {
     let l = tape.param(3.0).named("l");
     let out = l.exp();
     let trace = out.backward_trace();
-    assert_eq!(trace.steps()[0].name, "n1", "another node is already called l");
-    assert!(trace.to_string().starts_with("n1 = exp(l)\n  ∂n1/∂n1 = 1.0\n"));
+    assert_eq!(
+        trace.steps()[0].name,
+        "n1",
+        "another node is already called l"
+    );
+    assert!(
+        trace
+            .to_string()
+            .starts_with("n1 = exp(l)\n  ∂n1/∂n1 = 1.0\n")
+    );
     let named = out.named("loss").backward_trace();
-    assert!(named.to_string().contains("∂loss/∂l += ∂loss/∂l · ∂loss/∂loss = loss · "));
+    assert!(
+        named
+            .to_string()
+            .contains("∂loss/∂l += ∂loss/∂l · ∂loss/∂loss = loss · ")
+    );
 }
 
 #[test]
@@ -238,8 +275,12 @@ fn a_trace_of_a_vector_needs_a_cotangent() {
 fn assert_same_gradients(a: &Grads, b: &Grads, vars: &[Var<'_>]) {
     assert_eq!(format!("{a:?}"), format!("{b:?}"));
     for &var in vars {
-        let (x, y) = (a.get(var).map(Tensor::to_vec), b.get(var).map(Tensor::to_vec));
-        let bits = |v: Option<Vec<f64>>| v.map(|v| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>());
+        let (x, y) = (
+            a.get(var).map(Tensor::to_vec),
+            b.get(var).map(Tensor::to_vec),
+        );
+        let bits =
+            |v: Option<Vec<f64>>| v.map(|v| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>());
         assert_eq!(bits(x), bits(y), "{var:?}");
     }
 }
@@ -250,7 +291,9 @@ fn assert_contributions_add_up(trace: &Trace) {
     let mut totals: Vec<Option<Tensor>> = vec![None; trace.steps()[0].id.index() + 1];
     for step in trace {
         if step.id != trace.steps()[0].id {
-            let total = totals[step.id.index()].as_ref().expect("a gradient reached it");
+            let total = totals[step.id.index()]
+                .as_ref()
+                .expect("a gradient reached it");
             assert_eq!(total.to_vec(), step.upstream.to_vec(), "{}", step.name);
         }
         for input in &step.inputs {
@@ -261,9 +304,11 @@ fn assert_contributions_add_up(trace: &Trace) {
                 Some(sum) => &sum + added,
                 None => added.clone(),
             });
-            let reported = input.gradient.as_ref().expect("a total after each addition");
+            let reported = input
+                .gradient
+                .as_ref()
+                .expect("a total after each addition");
             assert_eq!(total.as_ref().unwrap().to_vec(), reported.to_vec());
         }
     }
 }
-

@@ -75,10 +75,7 @@ pub(crate) fn local_factor(
             out.zip_with(v(x), "div", |z, x| -z / x),
         ),
         Op::Step(_) => LocalFactor::Zero,
-        Op::Relu(x) => elementwise(
-            format!("[{} > 0]", n(x)),
-            v(x).map(|x| f64::from(x > 0.0)),
-        ),
+        Op::Relu(x) => elementwise(format!("[{} > 0]", n(x)), v(x).map(|x| f64::from(x > 0.0))),
         Op::Sigmoid(_) => elementwise(format!("{z}·(1 − {z})"), out.map(|z| z * (1.0 - z))),
         Op::Tanh(_) => elementwise(format!("1 − {z}²"), out.map(|z| 1.0 - z * z)),
         Op::Exp(_) => elementwise(z.to_string(), out.clone()),
