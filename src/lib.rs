@@ -29,8 +29,11 @@
 //! | `shape.rs` | [`Shape`] and numpy's broadcasting rules |
 //! | `tape.rs` | [`Tape`], the list of recorded nodes |
 //! | `var.rs` | [`Var`], the handle users compute with |
+//! | `names.rs` | [`Var::named`] and [`Var::name`]: `w1`, `z`, or `n7` for an unnamed node |
 //! | `op.rs` | [`Op`]: every primitive's forward and backward rule, side by side |
 //! | `backward.rs` | the reverse sweep and [`Grads`] |
+//! | `trace.rs`, `trace/` | [`Trace`]: the backward pass step by step, each chain-rule product with its values |
+//! | `dot.rs`, `render.rs` | [`Tape::to_dot`]: a picture of the graph in Graphviz DOT; short text for tensors and ops |
 //! | `custom.rs` | [`CustomOp`]: users' own primitives, with a hand-written backward rule |
 //! | `check.rs`, `check/` | [`check`]: [`gradcheck`] against finite differences, naming the wrong node |
 //! | `strategy.rs`, `strategy/` | `strategy`: proptest strategies (cargo feature `proptest`) |

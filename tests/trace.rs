@@ -129,6 +129,25 @@ s = param  [n0]
     assert_eq!(trace.step(s).unwrap().upstream.item(), 24.0);
 }
 
+/// The README's example, printed in full there: keep the two in step.
+#[test]
+fn the_readme_neuron_prints_as_the_readme_says() {
+    let tape = Tape::new();
+    let x1 = tape.constant(2.0).named("x1");
+    let w1 = tape.param(0.5).named("w1");
+    let b = tape.param(-1.0).named("b");
+    let z = (x1 * w1 + b).named("z");
+    let l = z.sigmoid().named("l");
+    let printed = l.backward_trace().to_string();
+    let readme = include_str!("../README.md");
+    let shown = readme
+        .split("```text\n")
+        .find(|block| block.starts_with("l = sigmoid(z)"))
+        .and_then(|block| block.split("```").next())
+        .expect("the README shows the neuron's trace");
+    assert_eq!(printed, shown);
+}
+
 /// z = x ⊙ y + x, by hand.
 struct MulAdd;
 
