@@ -31,27 +31,28 @@ use std::fmt;
 ///
 /// The output is written `l` (as in the article's ∂l/∂w) unless it was given a name.
 ///
-///  ```
-///  use tapegrad::Tape;
+/// ```
+/// use tapegrad::Tape;
 ///
-///  // The article's neuron: z = x1·w1 + x2·w2 + b, here with l = z².
-///  let tape = Tape::new();
-///  let (x1, x2) = (tape.constant(1.0).named("x1"), tape.constant(-1.0).named("x2"));
-///  let w1 = tape.param(2.0).named("w1");
-///  let w2 = tape.param(0.5).named("w2");
-///  let b = tape.param(0.25).named("b");
-///  let z = (x1 * w1 + x2 * w2 + b).named("z");
-///  let l = (z * z).named("l");
+/// // The article's neuron: z = x1·w1 + x2·w2 + b, here with l = z².
+/// let tape = Tape::new();
+/// let (x1, x2) = (tape.constant(1.0).named("x1"), tape.constant(-1.0).named("x2"));
+/// let w1 = tape.param(2.0).named("w1");
+/// let w2 = tape.param(0.5).named("w2");
+/// let b = tape.param(0.25).named("b");
+/// let z = (x1 * w1 + x2 * w2 + b).named("z");
+/// let l = (z * z).named("l");
 ///
-///  let trace = l.backward_trace();
-///  let text = trace.to_string();
-///  // z = 1.75, so ∂l/∂z = 2z = 3.5, and ∂l/∂w1 = ∂z/∂w1 · ∂l/∂z = x1 · 3.5.
-///  assert!(text.contains("∂l/∂z += ∂l/∂z · ∂l/∂l = z · ∂l/∂l = 1.75 · 1.0 = 1.75\n"));
-///  assert!(text.contains("∂l/∂w1 += ∂n5/∂w1 · ∂l/∂n5 = x1 · ∂l/∂n5 = 1.0 · 3.5 = 3.5\n"));
-///  // Structured, and the same numbers as backward():
-///  assert_eq!(trace.step(w1).unwrap().upstream.item(), 3.5);
-///  assert_eq!(trace.grads()[w1], l.backward()[w1]);
-///  ```
+/// let trace = l.backward_trace();
+/// let text = trace.to_string();
+/// // z = 1.75, so ∂l/∂z = 2z = 3.5, and ∂l/∂w1 = ∂z/∂w1 · ∂l/∂z = x1 · 3.5.
+/// assert!(text.contains("∂l/∂z += ∂l/∂z · ∂l/∂l = z · ∂l/∂l = 1.75 · 1.0 = 1.75\n"));
+/// assert!(text.contains("∂l/∂w1 += ∂n5/∂w1 · ∂l/∂n5 = x1 · ∂l/∂n5 = 1.0 · 3.5 = 3.5\n"));
+/// // Structured, and the same numbers as backward():
+/// assert_eq!(trace.step(w1).unwrap().upstream.item(), 3.5);
+/// assert_eq!(trace.grads()[w1], l.backward()[w1]);
+/// ```
+#[derive(Debug)]
 pub struct Trace {
     steps: Vec<TraceStep>,
     grads: Grads,
