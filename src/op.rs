@@ -53,6 +53,9 @@ pub enum Op {
     Relu(NodeId),
     /// `z = σ(x) = 1 / (1 + e^−x)` · `dx = g ⊙ z ⊙ (1 − z)`
     Sigmoid(NodeId),
+    /// `z = ln(1 + eˣ)`, computed as `max(x, 0) + ln(1 + e^−|x|)` so it never overflows ·
+    /// `dx = g ⊙ σ(x)` (fused: as a composition the kinks of max and |x| at 0 give 0, not ½)
+    Softplus(NodeId),
     /// `z = tanh x` · `dx = g ⊙ (1 − z²)`
     Tanh(NodeId),
     /// `z = eˣ` · `dx = g ⊙ z`
@@ -102,6 +105,7 @@ impl Op {
             Op::Step(_) => "step",
             Op::Relu(_) => "relu",
             Op::Sigmoid(_) => "sigmoid",
+            Op::Softplus(_) => "softplus",
             Op::Tanh(_) => "tanh",
             Op::Exp(_) => "exp",
             Op::Ln(_) => "ln",
@@ -139,6 +143,7 @@ impl Op {
             | Op::Step(x)
             | Op::Relu(x)
             | Op::Sigmoid(x)
+            | Op::Softplus(x)
             | Op::Tanh(x)
             | Op::Exp(x)
             | Op::Ln(x)
@@ -177,6 +182,7 @@ impl Op {
             Op::Step(x) => Op::Step(r(x)),
             Op::Relu(x) => Op::Relu(r(x)),
             Op::Sigmoid(x) => Op::Sigmoid(r(x)),
+            Op::Softplus(x) => Op::Softplus(r(x)),
             Op::Tanh(x) => Op::Tanh(r(x)),
             Op::Exp(x) => Op::Exp(r(x)),
             Op::Ln(x) => Op::Ln(r(x)),
@@ -220,6 +226,7 @@ impl Op {
             Op::Step(x) => v(x).map(|x| if x > 0.0 { 1.0 } else { 0.0 }),
             Op::Relu(x) => v(x).map(|x| if x > 0.0 { x } else { 0.0 }),
             Op::Sigmoid(x) => v(x).map(sigmoid),
+            Op::Softplus(x) => v(x).map(softplus),
             Op::Tanh(x) => v(x).map(f64::tanh),
             Op::Exp(x) => v(x).map(f64::exp),
             Op::Ln(x) => v(x).map(f64::ln),
@@ -271,6 +278,7 @@ impl Op {
                 g.zip_with(v(x), "relu", |g, x| if x > 0.0 { g } else { 0.0 })
             }),
             Op::Sigmoid(x) => sink.add(x, || g.zip_with(z, "sigmoid", |g, z| g * (z * (1.0 - z)))),
+            Op::Softplus(x) => sink.add(x, || g.zip_with(v(x), "softplus", |g, x| g * sigmoid(x))),
             Op::Tanh(x) => sink.add(x, || g.zip_with(z, "tanh", |g, z| g * (1.0 - z * z))),
             Op::Exp(x) => sink.add(x, || g * z),
             Op::Ln(x) => sink.add(x, || g / v(x)),
@@ -336,6 +344,11 @@ fn sigmoid(x: f64) -> f64 {
     }
 }
 
+/// ln(1 + eˣ) without overflow for large x and without losing small values for very negative x.
+fn softplus(x: f64) -> f64 {
+    x.max(0.0) + (-x.abs()).exp().ln_1p()
+}
+
 /// The sign with sign(0) = 0 (PyTorch's convention for |x|′); `f64::signum(0.0)` is 1.
 fn sign(x: f64) -> f64 {
     if x > 0.0 {
@@ -370,6 +383,10 @@ mod tests {
         assert_eq!(sigmoid(-1000.0), 0.0);
         assert_eq!(sigmoid(1000.0), 1.0);
         assert_eq!(sigmoid(0.0), 0.5);
+        assert_eq!(softplus(1000.0), 1000.0);
+        assert_eq!(softplus(-1000.0), 0.0);
+        assert_eq!(softplus(0.0), std::f64::consts::LN_2);
+        assert_eq!(softplus(-40.0), (-40.0f64).exp()); // ln(1 + ε) = ε, kept to the last bit
         assert!(max_nan(f64::NAN, 1.0).is_nan());
         assert!(max_nan(1.0, f64::NAN).is_nan());
         assert_eq!(max_nan(f64::NEG_INFINITY, 2.0), 2.0);

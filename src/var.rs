@@ -159,6 +159,13 @@ impl<'t> Var<'t> {
         self.record(Op::Sigmoid(self.id))
     }
 
+    /// `ln(1 + eˣ)`, a smooth relu, computed without overflow; its derivative is `σ(x)`.
+    /// The stable core of [`loss::binary_cross_entropy_with_logits`](crate::loss).
+    #[track_caller]
+    pub fn softplus(self) -> Var<'t> {
+        self.record(Op::Softplus(self.id))
+    }
+
     /// The hyperbolic tangent.
     #[track_caller]
     pub fn tanh(self) -> Var<'t> {
