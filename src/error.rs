@@ -84,7 +84,9 @@ impl fmt::Display for Error {
                     f,
                     "{source}: parameter `{name}` has shape {g:?} in the file but {e:?} in the store"
                 ),
-                (Some(_), None) => write!(f, "{source}: parameter `{name}` is missing from the file"),
+                (Some(_), None) => {
+                    write!(f, "{source}: parameter `{name}` is missing from the file")
+                }
                 (None, _) => write!(f, "{source}: parameter `{name}` is not in the store"),
             },
         }

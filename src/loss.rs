@@ -74,7 +74,10 @@ pub fn mse<'t>(prediction: Var<'t>, target: Var<'t>) -> Var<'t> {
 pub fn cross_entropy<'t>(logits: Var<'t>, targets: &[usize]) -> Var<'t> {
     let shape = logits.shape();
     let &[rows, classes] = &shape[..] else {
-        panic!("cross_entropy: logits must be [examples, classes], got {:?}", &shape[..]);
+        panic!(
+            "cross_entropy: logits must be [examples, classes], got {:?}",
+            &shape[..]
+        );
     };
     assert!(
         targets.len() == rows,

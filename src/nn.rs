@@ -62,7 +62,9 @@ impl Init {
             Init::Uniform(a) => a,
         };
         // u in [0, 1) from 53 random bits, then scaled: the same bits on every platform.
-        Tensor::from_fn(&[fan_in, fan_out], |_| bound * (2.0 * rng.random::<f64>() - 1.0))
+        Tensor::from_fn(&[fan_in, fan_out], |_| {
+            bound * (2.0 * rng.random::<f64>() - 1.0)
+        })
     }
 }
 
@@ -226,7 +228,9 @@ impl Mlp {
         let layers = sizes
             .windows(2)
             .enumerate()
-            .map(|(i, pair)| Linear::new(store, &format!("{name}.{i}"), pair[0], pair[1], init, rng))
+            .map(|(i, pair)| {
+                Linear::new(store, &format!("{name}.{i}"), pair[0], pair[1], init, rng)
+            })
             .collect();
         Mlp { layers, activation }
     }
@@ -238,10 +242,13 @@ impl Mlp {
     /// As [`Linear::forward`].
     #[track_caller]
     pub fn forward<'t>(&self, params: &Params<'t>, x: Var<'t>) -> Var<'t> {
-        let (last, hidden) = self.layers.split_last().expect("an Mlp has at least one layer");
-        let h = hidden
-            .iter()
-            .fold(x, |h, layer| self.activation.apply(layer.forward(params, h)));
+        let (last, hidden) = self
+            .layers
+            .split_last()
+            .expect("an Mlp has at least one layer");
+        let h = hidden.iter().fold(x, |h, layer| {
+            self.activation.apply(layer.forward(params, h))
+        });
         last.forward(params, h)
     }
 }

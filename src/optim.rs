@@ -78,12 +78,18 @@ impl Sgd {
 
     /// With L2 weight decay `weight_decay` added to the gradient (PyTorch's `weight_decay=`).
     pub fn with_weight_decay(self, weight_decay: f64) -> Sgd {
-        Sgd { weight_decay, ..self }
+        Sgd {
+            weight_decay,
+            ..self
+        }
     }
 
     /// With Nesterov momentum (PyTorch's `nesterov=True`).
     pub fn with_nesterov(self) -> Sgd {
-        Sgd { nesterov: true, ..self }
+        Sgd {
+            nesterov: true,
+            ..self
+        }
     }
 
     /// Updates every parameter of `store` in place from `grads`.
@@ -191,7 +197,11 @@ impl Adam {
 
     /// With the moment decays `(β₁, β₂)` (PyTorch's `betas=`).
     pub fn with_betas(self, beta1: f64, beta2: f64) -> Adam {
-        Adam { beta1, beta2, ..self }
+        Adam {
+            beta1,
+            beta2,
+            ..self
+        }
     }
 
     /// With `eps` in the denominator (PyTorch's `eps=`).
@@ -201,7 +211,10 @@ impl Adam {
 
     /// With L2 weight decay added to the gradient (PyTorch's `weight_decay=`).
     pub fn with_weight_decay(self, weight_decay: f64) -> Adam {
-        Adam { weight_decay, ..self }
+        Adam {
+            weight_decay,
+            ..self
+        }
     }
 
     /// The number of steps taken (PyTorch's `state['step']`).
@@ -241,7 +254,11 @@ impl Adam {
         store.update(grads, |id, p, g| {
             let (m, v) = &mut moments[id.index()];
             for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
-                let g = if weight_decay != 0.0 { g + weight_decay * *p } else { g };
+                let g = if weight_decay != 0.0 {
+                    g + weight_decay * *p
+                } else {
+                    g
+                };
                 *m = lerp(*m, g, lerp_weight);
                 // The products in the order of PyTorch's addcmul and addcdiv kernels.
                 *v = *v * beta2 + (1.0 - beta2) * g * g;

@@ -71,11 +71,12 @@ impl ParamStore {
         if let Err(reason) = file::check_name(&name) {
             panic!("ParamStore::insert: {reason}");
         }
-        let (index, old) = self.params.insert_full(name, value.into());
-        if old.is_some() {
-            let name = self.params.get_index(index).map(|(n, _)| n.as_str());
-            panic!("ParamStore::insert: the store already holds a parameter `{}`", name.unwrap_or(""));
+        // Checked before inserting, which would overwrite the value: a caught panic must leave
+        // the store as it was.
+        if self.params.contains_key(&name) {
+            panic!("ParamStore::insert: the store already holds a parameter `{name}`");
         }
+        let (index, _) = self.params.insert_full(name, value.into());
         ParamId(index)
     }
 
@@ -116,7 +117,9 @@ impl ParamStore {
 
     /// `(name, value)` in insertion order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &Tensor)> {
-        self.params.iter().map(|(name, value)| (name.as_str(), value))
+        self.params
+            .iter()
+            .map(|(name, value)| (name.as_str(), value))
     }
 
     /// Every id, in insertion order.
@@ -152,7 +155,11 @@ impl ParamStore {
     /// tape before updating the store, so that the update writes in place instead of copying.
     #[track_caller]
     pub fn on_tape<'t>(&'t self, tape: &'t Tape) -> Params<'t> {
-        let vars = self.params.values().map(|value| tape.param(value.clone())).collect();
+        let vars = self
+            .params
+            .values()
+            .map(|value| tape.param(value.clone()))
+            .collect();
         Params { store: self, vars }
     }
 
@@ -164,7 +171,11 @@ impl ParamStore {
     ///
     /// If `grads` was not taken from this store's parameters (a count or shape differs).
     #[track_caller]
-    pub fn update(&mut self, grads: &ParamGrads, mut update: impl FnMut(ParamId, &mut [f64], &[f64])) {
+    pub fn update(
+        &mut self,
+        grads: &ParamGrads,
+        mut update: impl FnMut(ParamId, &mut [f64], &[f64]),
+    ) {
         assert_eq!(
             grads.grads.len(),
             self.params.len(),
@@ -217,7 +228,10 @@ impl IndexMut<ParamId> for ParamStore {
         let len = self.params.len();
         match self.params.get_index_mut(id.0) {
             Some((_, value)) => value,
-            None => panic!("ParamStore: parameter id {} is not in this store of {len} parameters", id.0),
+            None => panic!(
+                "ParamStore: parameter id {} is not in this store of {len} parameters",
+                id.0
+            ),
         }
     }
 }
@@ -257,7 +271,11 @@ impl<'t> Params<'t> {
 
     /// `(name, var)` in insertion order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, Var<'t>)> {
-        self.store.params.keys().map(String::as_str).zip(self.vars.iter().copied())
+        self.store
+            .params
+            .keys()
+            .map(String::as_str)
+            .zip(self.vars.iter().copied())
     }
 
     /// The gradient of every parameter, detached from the tape so that the tape can be dropped
@@ -335,7 +353,11 @@ impl Index<ParamId> for ParamGrads {
     fn index(&self, id: ParamId) -> &Tensor {
         match self.grads.get(id.0) {
             Some(grad) => grad,
-            None => panic!("ParamGrads: parameter id {} is not among {} gradients", id.0, self.grads.len()),
+            None => panic!(
+                "ParamGrads: parameter id {} is not among {} gradients",
+                id.0,
+                self.grads.len()
+            ),
         }
     }
 }
@@ -351,17 +373,47 @@ impl fmt::Display for Summary<'_> {
         let rows: Vec<(&str, String, String)> = self
             .store
             .iter()
-            .map(|(name, value)| (name, format!("{:?}", value.shape()), value.len().to_string()))
+            .map(|(name, value)| {
+                (
+                    name,
+                    format!("{:?}", value.shape()),
+                    value.len().to_string(),
+                )
+            })
             .collect();
         let total = self.store.num_elements().to_string();
-        let name_width = rows.iter().map(|r| r.0.chars().count()).chain(["parameter".len(), "total".len()]);
+        let name_width = rows
+            .iter()
+            .map(|r| r.0.chars().count())
+            .chain(["parameter".len(), "total".len()]);
         let name_width = name_width.max().unwrap_or(0);
-        let shape_width = rows.iter().map(|r| r.1.chars().count()).chain(["shape".len()]).max().unwrap_or(0);
-        let count_width = rows.iter().map(|r| r.2.len()).chain(["count".len(), total.len()]).max().unwrap_or(0);
-        writeln!(f, "{:name_width$}  {:shape_width$}  {:>count_width$}", "parameter", "shape", "count")?;
+        let shape_width = rows
+            .iter()
+            .map(|r| r.1.chars().count())
+            .chain(["shape".len()])
+            .max()
+            .unwrap_or(0);
+        let count_width = rows
+            .iter()
+            .map(|r| r.2.len())
+            .chain(["count".len(), total.len()])
+            .max()
+            .unwrap_or(0);
+        writeln!(
+            f,
+            "{:name_width$}  {:shape_width$}  {:>count_width$}",
+            "parameter", "shape", "count"
+        )?;
         for (name, shape, count) in &rows {
-            writeln!(f, "{name:name_width$}  {shape:shape_width$}  {count:>count_width$}")?;
+            writeln!(
+                f,
+                "{name:name_width$}  {shape:shape_width$}  {count:>count_width$}"
+            )?;
         }
-        writeln!(f, "{:name_width$}  {:shape_width$}  {total:>count_width$}", "total", "")
+        writeln!(
+            f,
+            "{:name_width$}  {:shape_width$}  {total:>count_width$}",
+            "total", ""
+        )
     }
 }

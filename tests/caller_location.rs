@@ -85,3 +85,44 @@ fn shape_errors_point_at_the_callers_line() {
         );
     }
 }
+
+#[test]
+fn losses_and_layers_point_at_the_callers_line() {
+    use tapegrad::{ParamStore, loss, nn};
+    let hinge_line = line!() + 4;
+    let (file, line) = panic_location(|| {
+        let t = Tape::new();
+        let (s, y) = (
+            t.param(Tensor::zeros(&[3])),
+            t.constant(Tensor::zeros(&[2])),
+        );
+        let _ = loss::hinge(s, y);
+    });
+    assert_eq!((file.as_str(), line), (file!(), hinge_line));
+
+    let ce_line = line!() + 4;
+    let (file, line) = panic_location(|| {
+        let t = Tape::new();
+        let z = t.param(Tensor::zeros(&[2, 3]));
+        let _ = loss::cross_entropy(z, &[0, 5]);
+    });
+    assert_eq!((file.as_str(), line), (file!(), ce_line));
+
+    let linear_line = line!() + 7;
+    let (file, line) = panic_location(|| {
+        let mut store = ParamStore::new();
+        let layer = nn::Linear::new(
+            &mut store,
+            "fc",
+            3,
+            2,
+            nn::Init::HeUniform,
+            &mut nn::seeded_rng(0),
+        );
+        let t = Tape::new();
+        let p = store.on_tape(&t);
+        let x = t.constant(Tensor::zeros(&[4, 5]));
+        let _ = layer.forward(&p, x);
+    });
+    assert_eq!((file.as_str(), line), (file!(), linear_line));
+}

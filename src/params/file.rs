@@ -19,9 +19,7 @@ use super::ParamStore;
 use crate::error::Error;
 use crate::tensor::Tensor;
 use indexmap::IndexMap;
-use safetensors::tensor::{Dtype, SafeTensors, View};
-use std::borrow::Cow;
-use std::collections::HashMap;
+use safetensors::tensor::{Dtype, SafeTensors};
 use std::path::Path;
 
 const FORMAT: &str = "tapegrad";
@@ -36,56 +34,56 @@ pub(super) fn check_name(name: &str) -> Result<(), String> {
     } else if name == RESERVED {
         Err(format!("`{RESERVED}` is reserved by the file format"))
     } else if name.chars().any(char::is_control) {
-        Err(format!("the parameter name {name:?} contains a control character"))
+        Err(format!(
+            "the parameter name {name:?} contains a control character"
+        ))
     } else {
         Ok(())
     }
 }
 
-/// One tensor as safetensors wants to see it: little-endian bytes.
-struct F64View<'a> {
-    shape: &'a [usize],
-    bytes: Vec<u8>,
-}
-
-impl View for &F64View<'_> {
-    fn dtype(&self) -> Dtype {
-        Dtype::F64
-    }
-
-    fn shape(&self) -> &[usize] {
-        self.shape
-    }
-
-    fn data(&self) -> Cow<'_, [u8]> {
-        Cow::Borrowed(&self.bytes)
-    }
-
-    fn data_len(&self) -> usize {
-        self.bytes.len()
-    }
-}
-
 impl ParamStore {
-    /// The store as the bytes of a safetensors file (see [`save`](Self::save)).
+    /// The store as the bytes of a safetensors file (see [`save`](Self::save)). The same store
+    /// always gives the same bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let views: Vec<(&str, F64View<'_>)> = self
+        // The header is written here, in safetensors' own layout (tensors sorted by name, the
+        // header padded with spaces to 8 bytes), because `safetensors::serialize` takes the
+        // metadata as a `HashMap` and writes its keys in a different order on every call.
+        let mut tensors: Vec<(&str, &Tensor)> = self.iter().collect();
+        tensors.sort_unstable_by_key(|&(name, _)| name);
+        let order = self
             .iter()
-            .map(|(name, value)| {
-                let bytes = value.data().iter().flat_map(|x| x.to_le_bytes()).collect();
-                (name, F64View { shape: value.shape(), bytes })
-            })
-            .collect();
-        let order = self.iter().map(|(name, _)| name).collect::<Vec<_>>().join("\n");
-        let metadata = HashMap::from([
-            ("format".to_string(), FORMAT.to_string()),
-            ("format_version".to_string(), FORMAT_VERSION.to_string()),
-            ("order".to_string(), order),
-        ]);
-        // The names were checked on insert and the header is far below safetensors' 100 MB cap
-        // for any store that fits in memory, so serializing cannot fail.
-        safetensors::serialize(views.iter().map(|(name, view)| (*name, view)), Some(metadata))
-            .expect("serializing a checked store to safetensors")
+            .map(|(name, _)| name)
+            .collect::<Vec<_>>()
+            .join("\n");
+        let mut header = format!(
+            "{{\"{RESERVED}\":{{\"format\":{},\"format_version\":{},\"order\":{}}}",
+            json_string(FORMAT),
+            json_string(FORMAT_VERSION),
+            json_string(&order)
+        );
+        let mut offset = 0;
+        for (name, value) in &tensors {
+            let end = offset + 8 * value.len();
+            let shape: Vec<String> = value.shape().iter().map(usize::to_string).collect();
+            header.push_str(&format!(
+                ",{}:{{\"dtype\":\"F64\",\"shape\":[{}],\"data_offsets\":[{offset},{end}]}}",
+                json_string(name),
+                shape.join(",")
+            ));
+            offset = end;
+        }
+        header.push('}');
+        let padded = header.len().next_multiple_of(8);
+        header.extend(std::iter::repeat_n(' ', padded - header.len()));
+
+        let mut bytes = Vec::with_capacity(8 + header.len() + offset);
+        bytes.extend((header.len() as u64).to_le_bytes());
+        bytes.extend(header.as_bytes());
+        for (_, value) in &tensors {
+            bytes.extend(value.data().iter().flat_map(|x| x.to_le_bytes()));
+        }
+        bytes
     }
 
     /// Reads a store from the bytes of a safetensors file (see [`load`](Self::load)).
@@ -123,7 +121,8 @@ impl ParamStore {
         let mut partial = path.as_os_str().to_owned();
         partial.push(format!(".partial-{}", std::process::id()));
         let partial = Path::new(&partial);
-        let written = std::fs::write(partial, self.to_bytes()).and_then(|()| std::fs::rename(partial, path));
+        let written =
+            std::fs::write(partial, self.to_bytes()).and_then(|()| std::fs::rename(partial, path));
         written.map_err(|e| {
             let _ = std::fs::remove_file(partial);
             io_error(path, &e)
@@ -155,12 +154,13 @@ impl ParamStore {
         let path = path.as_ref();
         let source = path.display().to_string();
         let mut loaded = ParamStore::load(path)?;
-        let mismatch = |name: &str, expected: Option<&Tensor>, found: Option<&Tensor>| Error::Mismatch {
-            source: source.clone(),
-            name: name.to_string(),
-            expected: expected.map(|t| t.shape().to_vec()),
-            found: found.map(|t| t.shape().to_vec()),
-        };
+        let mismatch =
+            |name: &str, expected: Option<&Tensor>, found: Option<&Tensor>| Error::Mismatch {
+                source: source.clone(),
+                name: name.to_string(),
+                expected: expected.map(|t| t.shape().to_vec()),
+                found: found.map(|t| t.shape().to_vec()),
+            };
         for (name, value) in self.iter() {
             match loaded.get(name) {
                 Some(new) if new.shape() == value.shape() => {}
@@ -171,10 +171,30 @@ impl ParamStore {
             return Err(mismatch(name, None, Some(value)));
         }
         for (name, value) in self.params.iter_mut() {
-            *value = loaded.params.swap_remove(name.as_str()).expect("checked above");
+            *value = loaded
+                .params
+                .swap_remove(name.as_str())
+                .expect("checked above");
         }
         Ok(())
     }
+}
+
+/// `text` as a JSON string literal. Names hold no control character but `order` holds `\n`.
+fn json_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c if c < ' ' => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 fn io_error(path: &Path, error: &std::io::Error) -> Error {
@@ -204,17 +224,28 @@ fn parse(bytes: &[u8], source: &str) -> Result<ParamStore, Error> {
     let mut params = IndexMap::with_capacity(file.len());
     for name in header.offset_keys() {
         check_name(&name).map_err(&format_error)?;
-        let view = file.tensor(&name).map_err(|e| format_error(e.to_string()))?;
+        let view = file
+            .tensor(&name)
+            .map_err(|e| format_error(e.to_string()))?;
         let data: Vec<f64> = match view.dtype() {
-            Dtype::F64 => view.data().chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().unwrap())).collect(),
+            Dtype::F64 => view
+                .data()
+                .chunks_exact(8)
+                .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
+                .collect(),
             Dtype::F32 => view
                 .data()
                 .chunks_exact(4)
                 .map(|b| f64::from(f32::from_le_bytes(b.try_into().unwrap())))
                 .collect(),
-            other => return Err(format_error(format!("`{name}` holds {other:?}; tapegrad reads F64 and F32"))),
+            other => {
+                return Err(format_error(format!(
+                    "`{name}` holds {other:?}; tapegrad reads F64 and F32"
+                )));
+            }
         };
-        let value = Tensor::from_vec(data, view.shape()).map_err(|e| format_error(e.to_string()))?;
+        let value =
+            Tensor::from_vec(data, view.shape()).map_err(|e| format_error(e.to_string()))?;
         params.insert(name, value);
     }
 
@@ -227,8 +258,15 @@ fn parse(bytes: &[u8], source: &str) -> Result<ParamStore, Error> {
 }
 
 /// The parameters in the order the `order` metadata lists, which must name each exactly once.
-fn reorder(mut params: IndexMap<String, Tensor>, order: &str) -> Result<IndexMap<String, Tensor>, String> {
-    let names: Vec<&str> = if order.is_empty() { Vec::new() } else { order.split('\n').collect() };
+fn reorder(
+    mut params: IndexMap<String, Tensor>,
+    order: &str,
+) -> Result<IndexMap<String, Tensor>, String> {
+    let names: Vec<&str> = if order.is_empty() {
+        Vec::new()
+    } else {
+        order.split('\n').collect()
+    };
     let mut ordered = IndexMap::with_capacity(params.len());
     for name in names {
         let value = params
