@@ -5,6 +5,9 @@
 #[path = "../examples/perceptron.rs"]
 mod perceptron;
 
+#[path = "../examples/perceptron_sgd.rs"]
+mod perceptron_sgd;
+
 use perceptron::{Epoch, summary, train};
 use tapegrad::Tensor;
 
@@ -106,6 +109,26 @@ fn the_trace_equals_the_articles_to_the_bit() {
     }
     // The rounding artefact the article's note points at: not 0, so step(z₂) = 0.
     assert_eq!(trace[3].z.data()[1], -5.551115123125783e-17);
+}
+
+#[test]
+fn the_model_kit_gives_the_same_trace_to_the_bit() {
+    // examples/perceptron_sgd.rs: ParamStore + loss::perceptron + optim::Sgd.
+    let by_hand = train();
+    let with_kit = perceptron_sgd::train();
+    assert_eq!(with_kit.len(), by_hand.len());
+    for (got, want) in with_kit.iter().zip(&by_hand) {
+        let at = format!("epoch {}", want.epoch);
+        for (name, g, w) in [
+            ("z", &got.z, &want.z),
+            ("w", &got.w, &want.w),
+            ("b", &got.b, &want.b),
+            ("y", &got.y, &want.y),
+        ] {
+            assert_eq!(bits(g), bits(w), "{at}: {name} = {:?}", g.data());
+        }
+        assert_eq!(got.loss.to_bits(), want.loss.to_bits(), "{at}: loss");
+    }
 }
 
 #[test]
