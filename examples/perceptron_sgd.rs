@@ -7,8 +7,8 @@
 //! Run it with `cargo run --release --example perceptron_sgd`.
 
 #[path = "perceptron.rs"]
-#[allow(dead_code)] // only `Epoch` and `print` are used from it
-mod by_hand;
+#[allow(dead_code)] // only `Epoch` and `print` are used here (tests/perceptron.rs uses the rest)
+pub mod by_hand;
 
 use by_hand::Epoch;
 use tapegrad::optim::Sgd;

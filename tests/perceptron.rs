@@ -2,11 +2,11 @@
 //! printed trace (`shared/seed/NOTES.md`) with exact f64 equality: the same numbers, to the bit,
 //! including epoch 3's z₂ = −5.551115123125783e−17 that the step function turns into a decision.
 
-#[path = "../examples/perceptron.rs"]
-mod perceptron;
-
+// perceptron_sgd.rs includes perceptron.rs as `by_hand`; one copy serves both.
 #[path = "../examples/perceptron_sgd.rs"]
 mod perceptron_sgd;
+
+use perceptron_sgd::by_hand as perceptron;
 
 use perceptron::{Epoch, summary, train};
 use tapegrad::Tensor;

@@ -71,7 +71,7 @@ fn optimizer(name: &str) -> Optimizer {
 }
 
 fn case_loss<'t>(case: &Case, out: Var<'t>, tape: &'t Tape) -> Var<'t> {
-    let data = match (&case.loss, &case.targets) {
+    match (&case.loss, &case.targets) {
         (LossKind::CrossEntropy, Targets::Classes(classes)) => loss::cross_entropy(out, classes),
         (kind, Targets::Values(t, shape)) => {
             let t = tape.constant(Tensor::from_vec(t.to_vec(), shape).unwrap());
@@ -83,8 +83,7 @@ fn case_loss<'t>(case: &Case, out: Var<'t>, tape: &'t Tape) -> Var<'t> {
             }
         }
         _ => panic!("{}: targets do not fit the loss", case.name),
-    };
-    data
+    }
 }
 
 fn replay(case: &Case) {
