@@ -20,8 +20,9 @@
 //! assert_eq!(grads[w].data(), &[0.5, 0.0]);       // −(t − y)·x / 4
 //! ```
 //!
-//! Where things live (see [`architecture`] for how they fit together, and
-//! [`gradient_checking`] for checking gradients in your own tests):
+//! Where things live (see [`architecture`] for how they fit together,
+//! [`gradient_checking`] for checking gradients in your own tests, and [`models`] for
+//! defining, training, saving and loading models):
 //!
 //! | file | what it holds |
 //! |---|---|
@@ -34,6 +35,10 @@
 //! | `custom.rs` | [`CustomOp`]: users' own primitives, with a hand-written backward rule |
 //! | `check.rs`, `check/` | [`check`]: [`gradcheck`] against finite differences, naming the wrong node |
 //! | `strategy.rs`, `strategy/` | `strategy`: proptest strategies (cargo feature `proptest`) |
+//! | `params.rs`, `params/file.rs` | [`ParamStore`]: a model's named weights across steps, and their safetensors files |
+//! | `nn.rs` | [`nn`]: `Linear` and `Mlp` layers, seeded initialisation |
+//! | `loss.rs` | [`loss`]: mse, cross-entropy, binary cross-entropy, hinge, perceptron |
+//! | `optim.rs` | [`optim`]: SGD and Adam, by PyTorch's update rules |
 //! | `anomaly.rs` | [`NonFinite`]: where a NaN or infinity first appeared |
 //! | `error.rs` | [`Error`] |
 
@@ -78,6 +83,9 @@ pub mod architecture {}
 
 #[doc = include_str!("../docs/gradient-checking.md")]
 pub mod gradient_checking {}
+
+#[doc = include_str!("../docs/models.md")]
+pub mod models {}
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
