@@ -127,27 +127,6 @@ fn hinge_counts_only_examples_inside_the_margin() {
 }
 
 #[test]
-fn perceptron_loss_is_the_articles_criterion() {
-    // The article's epoch 0: w = [1, 1], b = 0.
-    let tape = Tape::new();
-    let x = tape.constant(Tensor::from([
-        [1.0, 1.0],
-        [-1.0, 1.0],
-        [-1.0, -0.5],
-        [-1.0, 1.5],
-    ]));
-    let t = tape.constant(Tensor::from([0.0, 1.0, 0.0, 1.0]));
-    let w = tape.param(Tensor::from([1.0, 1.0]));
-    let b = tape.param(0.0);
-    let z = x.matmul(w) + b;
-    let l = loss::perceptron(z, t);
-    assert_eq!(l.value().item(), 0.5);
-    let g = l.backward();
-    assert_eq!(g[w].data(), &[0.5, 0.0]);
-    assert_eq!(g[b].item(), 0.0); // −((0 − 1) + (1 − 0)) / 4
-}
-
-#[test]
 fn mse_and_hinge_gradients_match_finite_differences_at_several_shapes() {
     let mut rng = Rng::new(14);
     for shape in [&[][..], &[5], &[3, 4], &[2, 2, 3]] {

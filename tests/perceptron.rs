@@ -162,4 +162,10 @@ fn backward_gives_the_articles_hand_derived_gradients() {
     assert_eq!(grads[w], Tensor::from([0.5, 0.0]));
     // −(−1 + 1 + 0 + 0) / 4
     assert_eq!(grads[b], Tensor::scalar(0.0));
+
+    // tapegrad::loss::perceptron is the same criterion: the same value and gradients, bit for bit.
+    let kit = tapegrad::loss::perceptron(z, t);
+    assert_eq!(kit.value().item().to_bits(), loss.value().item().to_bits());
+    let kit_grads = kit.backward();
+    assert_eq!((&kit_grads[w], &kit_grads[b]), (&grads[w], &grads[b]));
 }
