@@ -16,7 +16,7 @@
 //! and checks the printed table.
 
 use tapegrad::check::numeric_grad;
-use tapegrad::{Grads, Tape, Tensor, Var};
+use tapegrad::{Tape, Tensor, Var};
 
 /// The training example's inputs `x1`, `x2`.
 pub const X: [f64; 2] = [1.0, -1.0];
@@ -152,7 +152,7 @@ pub fn lecture() -> Lecture {
     let tape = Tape::new();
     let theta = THETA.map(|value| tape.param(value));
     let net = forward(theta);
-    let grads: Grads = net.l.backward();
+    let grads = net.l.backward();
 
     let factors = backward_factors(&net);
     let tapegrad_factors = BackwardFactors {
@@ -162,7 +162,8 @@ pub fn lecture() -> Lecture {
     };
     let item = |v: Var<'_>| v.value().item();
     let a = item(net.a);
-    // For each weight: the neuron it feeds, and the input it multiplies there (§ 5).
+    // For each weight: the neuron z it feeds, the input it multiplies there, which is ∂z/∂w
+    // (§ 5), and that neuron's ∂l/∂z (§ 6).
     let feeds = [
         ("z", "x1", X[0], factors.z),
         ("z", "x2", X[1], factors.z),
