@@ -130,3 +130,16 @@ fn the_finite_differences_agree_with_the_products() {
         );
     }
 }
+
+#[test]
+fn the_guide_shows_the_table_the_example_prints() {
+    // docs/guide/07-summary.md quotes the table; it must not drift from the example's output.
+    let chapter = include_str!("../docs/guide/07-summary.md");
+    let text = report(&lecture());
+    let table_start = text.find("∂l/∂w = ∂z/∂w · ∂l/∂z for every weight").unwrap();
+    let table = &text[table_start..];
+    assert!(
+        chapter.contains(table),
+        "docs/guide/07-summary.md should quote, verbatim:\n{table}"
+    );
+}
