@@ -20,6 +20,9 @@
 //! assert_eq!(grads[w].data(), &[0.5, 0.0]);       // −(t − y)·x / 4
 //! ```
 //!
+//! New to backpropagation? The [`guide`] teaches it one section of the article at a time, with
+//! code that runs.
+//!
 //! Where things live (see [`architecture`] for how they fit together,
 //! [`gradient_checking`] for checking gradients in your own tests, and [`models`] for
 //! defining, training, saving and loading models):
@@ -52,6 +55,7 @@ pub mod check;
 mod custom;
 mod display;
 mod error;
+pub mod guide;
 mod kernels;
 pub mod loss;
 mod matmul;
