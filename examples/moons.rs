@@ -47,7 +47,7 @@ pub fn two_moons(rng: &mut ChaCha8Rng) -> (Tensor, Tensor) {
 }
 
 /// micrograd's loss: the max-margin loss plus `ALPHA·Σp²` over every parameter.
-fn total_loss<'t>(scores: Var<'t>, labels: Var<'t>, params: &tapegrad::Params<'t>) -> Var<'t> {
+fn total_loss<'t>(scores: Var<'t>, labels: Var<'t>, params: &tapegrad::Params<'_, 't>) -> Var<'t> {
     let l2 = params
         .iter()
         .map(|(_, p)| (p * p).sum())

@@ -169,7 +169,7 @@ impl Linear {
     /// If `x`'s last dimension is not `in_features` (the message is matmul's, at the caller's
     /// line), or if `params` come from a store without this layer.
     #[track_caller]
-    pub fn forward<'t>(&self, params: &Params<'t>, x: Var<'t>) -> Var<'t> {
+    pub fn forward<'t>(&self, params: &Params<'_, 't>, x: Var<'t>) -> Var<'t> {
         let y = x.matmul(params[self.weight]);
         match self.bias {
             Some(bias) => y + params[bias],
@@ -241,7 +241,7 @@ impl Mlp {
     ///
     /// As [`Linear::forward`].
     #[track_caller]
-    pub fn forward<'t>(&self, params: &Params<'t>, x: Var<'t>) -> Var<'t> {
+    pub fn forward<'t>(&self, params: &Params<'_, 't>, x: Var<'t>) -> Var<'t> {
         let (last, hidden) = self
             .layers
             .split_last()

@@ -23,7 +23,7 @@
 //! assert_eq!(store[w].data(), &[0.75, -0.25]);
 //! ```
 
-use crate::params::{ParamGrads, ParamId, ParamStore};
+use crate::params::{ParamGrads, ParamStore};
 
 /// Stochastic gradient descent, with optional momentum, dampening, Nesterov momentum and
 /// weight decay: PyTorch's `torch.optim.SGD`.
@@ -49,8 +49,8 @@ pub struct Sgd {
     pub weight_decay: f64,
     /// Nesterov momentum (needs momentum > 0 and dampening = 0).
     pub nesterov: bool,
-    /// One momentum buffer per parameter, made on the first step.
-    buffers: Vec<Vec<f64>>,
+    /// One momentum buffer per parameter, made on its first step.
+    buffers: PerParam<Vec<f64>>,
 }
 
 impl Sgd {
@@ -62,7 +62,7 @@ impl Sgd {
             dampening: 0.0,
             weight_decay: 0.0,
             nesterov: false,
-            buffers: Vec::new(),
+            buffers: PerParam::default(),
         }
     }
 
@@ -92,19 +92,16 @@ impl Sgd {
         }
     }
 
-    /// Updates every parameter of `store` in place from `grads`.
+    /// Updates every parameter of `store` that a gradient flowed to, in place, from `grads`.
     ///
     /// # Panics
     ///
-    /// If `grads` were not taken from `store` (a count or shape differs), or if the store
-    /// changed size since the previous step (the momentum buffers would not match), or if
-    /// Nesterov momentum is asked for without momentum or with dampening (as PyTorch refuses).
+    /// If `grads` were not taken from `store`; with momentum, if `store` is not the store of
+    /// the previous steps or a parameter was added or changed size since (the momentum buffers
+    /// would not match); if a hyperparameter is negative; or if Nesterov momentum is asked for
+    /// without momentum or with dampening (as PyTorch refuses).
     #[track_caller]
     pub fn step(&mut self, store: &mut ParamStore, grads: &ParamGrads) {
-        assert!(
-            !self.nesterov || (self.momentum > 0.0 && self.dampening == 0.0),
-            "Sgd: Nesterov momentum needs momentum > 0 and dampening = 0"
-        );
         let Sgd {
             lr,
             momentum,
@@ -113,11 +110,21 @@ impl Sgd {
             nesterov,
             ref mut buffers,
         } = *self;
-        let first_step = buffers.is_empty();
-        if momentum != 0.0 && first_step {
-            buffers.resize(store.len(), Vec::new());
+        check_hyperparameters(
+            "Sgd",
+            &[
+                ("lr", lr),
+                ("momentum", momentum),
+                ("weight_decay", weight_decay),
+            ],
+        );
+        assert!(
+            !nesterov || (momentum > 0.0 && dampening == 0.0),
+            "Sgd: Nesterov momentum needs momentum > 0 and dampening = 0"
+        );
+        if momentum != 0.0 {
+            buffers.bind("Sgd", store, Vec::len);
         }
-        check_state_len("Sgd", buffers.len(), store.len(), momentum != 0.0);
         let mut direction = Vec::new();
         store.update(grads, |id, p, g| {
             direction.clear();
@@ -128,14 +135,16 @@ impl Sgd {
                 }
             }
             if momentum != 0.0 {
-                let buffer = &mut buffers[id.index()];
-                if first_step {
-                    buffer.clone_from(&direction);
-                } else {
-                    for (b, &d) in buffer.iter_mut().zip(&direction) {
-                        *b = momentum * *b + (1.0 - dampening) * d;
+                let buffer = match &mut buffers.slots[id.index()] {
+                    Some(buffer) => {
+                        for (b, &d) in buffer.iter_mut().zip(&direction) {
+                            *b = momentum * *b + (1.0 - dampening) * d;
+                        }
+                        buffer
                     }
-                }
+                    // The first step a parameter takes: the buffer is the gradient, undamped.
+                    empty => empty.insert(direction.clone()),
+                };
                 if nesterov {
                     for (d, &b) in direction.iter_mut().zip(buffer.iter()) {
                         *d += momentum * b;
@@ -174,10 +183,22 @@ pub struct Adam {
     pub eps: f64,
     /// The L2 penalty added to the gradient (default 0).
     pub weight_decay: f64,
-    /// Steps taken so far.
+    /// Calls of `step` so far.
     steps: u32,
-    /// The first- and second-moment averages, one pair per parameter.
-    moments: Vec<(Vec<f64>, Vec<f64>)>,
+    /// Each parameter's steps and moment averages, made on its first step.
+    moments: PerParam<Moments>,
+}
+
+/// Adam's state for one parameter.
+#[derive(Clone, Debug)]
+struct Moments {
+    /// The steps this parameter took (PyTorch's `state['step']`, per parameter): the bias
+    /// correction counts them, not the optimizer's steps.
+    steps: u32,
+    /// The first-moment average m.
+    mean: Vec<f64>,
+    /// The second-moment average v.
+    square: Vec<f64>,
 }
 
 impl Adam {
@@ -191,7 +212,7 @@ impl Adam {
             eps: 1e-8,
             weight_decay: 0.0,
             steps: 0,
-            moments: Vec::new(),
+            moments: PerParam::default(),
         }
     }
 
@@ -217,43 +238,57 @@ impl Adam {
         }
     }
 
-    /// The number of steps taken (PyTorch's `state['step']`).
+    /// The number of times [`step`](Adam::step) was called.
     pub fn steps(&self) -> u32 {
         self.steps
     }
 
-    /// Updates every parameter of `store` in place from `grads`.
+    /// Updates every parameter of `store` that a gradient flowed to, in place, from `grads`.
     ///
     /// # Panics
     ///
-    /// If `grads` were not taken from `store` (a count or shape differs), or if the store
-    /// changed size since the previous step.
+    /// If `grads` were not taken from `store`; if `store` is not the store of the previous
+    /// steps, or a parameter was added or changed size since; if `lr`, `eps` or
+    /// `weight_decay` is negative or a beta is outside [0, 1).
     #[track_caller]
     pub fn step(&mut self, store: &mut ParamStore, grads: &ParamGrads) {
-        if self.moments.is_empty() {
-            let zeros = |id: ParamId| vec![0.0; store[id].len()];
-            self.moments = store.ids().map(|id| (zeros(id), zeros(id))).collect();
-        }
-        check_state_len("Adam", self.moments.len(), store.len(), true);
-        self.steps += 1;
         let Adam {
             lr,
             beta1,
             beta2,
             eps,
             weight_decay,
-            steps,
+            ref mut steps,
             ref mut moments,
         } = *self;
-        // Python's `beta ** step` on floats is C's pow, as is f64::powf.
-        let bias_correction1 = 1.0 - beta1.powf(f64::from(steps));
-        let bias_correction2 = 1.0 - beta2.powf(f64::from(steps));
-        let step_size = lr / bias_correction1;
-        let bias_correction2_sqrt = bias_correction2.sqrt();
+        check_hyperparameters(
+            "Adam",
+            &[("lr", lr), ("eps", eps), ("weight_decay", weight_decay)],
+        );
+        assert!(
+            (0.0..1.0).contains(&beta1) && (0.0..1.0).contains(&beta2),
+            "Adam: the betas must be in [0, 1), got ({beta1}, {beta2})"
+        );
+        moments.bind("Adam", store, |m| m.mean.len());
+        *steps += 1;
         let lerp_weight = 1.0 - beta1;
         store.update(grads, |id, p, g| {
-            let (m, v) = &mut moments[id.index()];
-            for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+            let state = moments.slots[id.index()].get_or_insert_with(|| Moments {
+                steps: 0,
+                mean: vec![0.0; p.len()],
+                square: vec![0.0; p.len()],
+            });
+            state.steps += 1;
+            // Python's `beta ** step` on floats is C's pow, as is f64::powf.
+            let bias_correction1 = 1.0 - beta1.powf(f64::from(state.steps));
+            let bias_correction2 = 1.0 - beta2.powf(f64::from(state.steps));
+            let step_size = lr / bias_correction1;
+            let bias_correction2_sqrt = bias_correction2.sqrt();
+            let elements = p
+                .iter_mut()
+                .zip(g)
+                .zip(state.mean.iter_mut().zip(state.square.iter_mut()));
+            for ((p, &g), (m, v)) in elements {
                 let g = if weight_decay != 0.0 {
                     g + weight_decay * *p
                 } else {
@@ -278,11 +313,64 @@ fn lerp(start: f64, end: f64, weight: f64) -> f64 {
     }
 }
 
+/// Per-parameter optimizer state, bound to the store it was made for.
+#[derive(Clone, Debug)]
+struct PerParam<T> {
+    /// The store's identity, from the first step on.
+    store: Option<u64>,
+    /// One slot per parameter; `None` until the parameter's first step.
+    slots: Vec<Option<T>>,
+}
+
+impl<T> Default for PerParam<T> {
+    fn default() -> PerParam<T> {
+        PerParam {
+            store: None,
+            slots: Vec::new(),
+        }
+    }
+}
+
+impl<T> PerParam<T> {
+    /// Binds the state to `store` on the first step, and checks on every later one that it
+    /// is the same store with the same parameters, of the sizes `len` reads off the state:
+    /// state of another store or another size would update the wrong numbers silently.
+    #[track_caller]
+    fn bind(&mut self, optimizer: &str, store: &ParamStore, len: impl Fn(&T) -> usize) {
+        let tag = *self.store.get_or_insert(store.tag());
+        assert!(
+            tag == store.tag(),
+            "{optimizer}: stepped on another store than before; use one optimizer per store"
+        );
+        if self.slots.is_empty() {
+            self.slots.resize_with(store.len(), || None);
+        }
+        assert!(
+            self.slots.len() == store.len(),
+            "{optimizer}: the store holds {} parameters but the optimizer's state was made for {}; \
+             make a new optimizer after adding parameters",
+            store.len(),
+            self.slots.len()
+        );
+        for (id, slot) in store.ids().zip(&self.slots) {
+            if let Some(state) = slot {
+                assert!(
+                    len(state) == store[id].len(),
+                    "{optimizer}: parameter `{}` changed size since the optimizer's last step \
+                     ({} elements, state for {})",
+                    store.name(id),
+                    store[id].len(),
+                    len(state)
+                );
+            }
+        }
+    }
+}
+
+/// PyTorch refuses negative learning rates, momenta, decays and epsilons; so do we.
 #[track_caller]
-fn check_state_len(optimizer: &str, state: usize, params: usize, has_state: bool) {
-    assert!(
-        !has_state || state == params,
-        "{optimizer}: the store holds {params} parameters but the optimizer's state was made for {state}; \
-         make a new optimizer after adding parameters"
-    );
+fn check_hyperparameters(optimizer: &str, values: &[(&str, f64)]) {
+    for &(name, value) in values {
+        assert!(value >= 0.0, "{optimizer}: {name} must be ≥ 0, got {value}");
+    }
 }

@@ -197,8 +197,10 @@ fn nesterov_without_momentum_is_refused() {
 }
 
 #[test]
-#[should_panic(expected = "ParamStore::update: 1 gradients for 2 parameters")]
-fn gradients_of_another_store_are_refused() {
+#[should_panic(
+    expected = "ParamStore::update: the gradients were taken from another store (1 gradients for 2 parameters)"
+)]
+fn gradients_of_a_store_that_grew_are_refused() {
     let mut store = store_with(&W0);
     let grads = quadratic_grads(&store, &Tensor::from(C));
     store.insert("b", 0.0);
@@ -221,4 +223,91 @@ fn an_optimizer_notices_a_store_that_grew() {
     let grads = p.grads(&loss.backward());
     drop(p);
     adam.step(&mut store, &grads);
+}
+
+#[test]
+#[should_panic(expected = "ParamStore::update: the gradients were taken from another store")]
+fn gradients_of_another_store_of_the_same_shape_are_refused() {
+    let (mut a, b) = (store_with(&W0), store_with(&W0));
+    let grads_of_b = quadratic_grads(&b, &Tensor::from(C));
+    Sgd::new(0.1).step(&mut a, &grads_of_b);
+}
+
+#[test]
+#[should_panic(
+    expected = "Adam: stepped on another store than before; use one optimizer per store"
+)]
+fn one_optimizer_serves_one_store() {
+    let (mut a, mut b) = (store_with(&W0), store_with(&W0));
+    let mut adam = Adam::new(0.1);
+    let grads = quadratic_grads(&a, &Tensor::from(C));
+    adam.step(&mut a, &grads);
+    let grads = quadratic_grads(&b, &Tensor::from(C));
+    adam.step(&mut b, &grads); // a's moments must not move b's weights
+}
+
+#[test]
+#[should_panic(
+    expected = "Sgd: parameter `w` changed size since the optimizer's last step (3 elements, state for 4)"
+)]
+fn a_parameter_that_changed_size_is_caught() {
+    let mut store = store_with(&W0);
+    let mut sgd = Sgd::new(0.1).with_momentum(0.9);
+    let grads = quadratic_grads(&store, &Tensor::from(C));
+    sgd.step(&mut store, &grads);
+    store["w"] = Tensor::from([1.0, 2.0, 3.0]);
+    let grads = quadratic_grads(&store, &Tensor::from([1.0, 1.0, 1.0]));
+    sgd.step(&mut store, &grads);
+}
+
+#[test]
+#[should_panic(expected = "Adam: lr must be ≥ 0, got -0.1")]
+fn a_negative_learning_rate_is_refused() {
+    let mut store = store_with(&W0);
+    let grads = quadratic_grads(&store, &Tensor::from(C));
+    Adam::new(-0.1).step(&mut store, &grads);
+}
+
+/// Two parameters; the loss reads `u` only when `use_u`.
+fn grads_using(store: &ParamStore, use_u: bool) -> ParamGrads {
+    let tape = Tape::new();
+    let p = store.on_tape(&tape);
+    let mut loss = (p["w"] * p["w"]).sum();
+    if use_u {
+        loss = loss + (p["u"] * p["u"]).sum();
+    }
+    p.grads(&loss.backward())
+}
+
+#[test]
+fn parameters_without_a_gradient_are_left_alone_as_pytorch_does() {
+    // PyTorch skips a parameter whose .grad is None: no weight decay, no momentum, and Adam's
+    // bias correction counts that parameter's own steps.
+    let mut store = ParamStore::new();
+    store.insert("w", 1.0);
+    store.insert("u", 1.0);
+    let mut sgd = Sgd::new(0.1).with_momentum(0.9).with_weight_decay(0.5);
+    for _ in 0..3 {
+        let grads = grads_using(&store, false);
+        sgd.step(&mut store, &grads);
+    }
+    assert_eq!(store["u"].item(), 1.0, "no gradient: not decayed");
+    assert_ne!(store["w"].item(), 1.0);
+
+    // u takes its first Adam step at the optimizer's third: its bias correction is that of
+    // step 1, so it moves by lr·g/(|g| + ε), exactly as a fresh optimizer's first step would.
+    let mut store = ParamStore::new();
+    store.insert("w", 1.0);
+    store.insert("u", 1.0);
+    let mut adam = Adam::new(0.1);
+    for use_u in [false, false, true] {
+        let grads = grads_using(&store, use_u);
+        adam.step(&mut store, &grads);
+    }
+    assert_eq!(adam.steps(), 3);
+    assert_relative_eq!(
+        store["u"].item(),
+        1.0 - 0.1 * 2.0 / (2.0 + 1e-8),
+        max_relative = 1e-15
+    );
 }

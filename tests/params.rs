@@ -341,10 +341,12 @@ fn grads_are_correct_and_outlive_the_tape() {
         "zeros of the parameter's shape"
     );
     assert_eq!(grads[unused].data(), &[0.0, 0.0, 0.0]);
-    let in_order: Vec<Vec<f64>> = grads.iter().map(Tensor::to_vec).collect();
-    assert_eq!(in_order, [vec![3.0, 4.0], vec![1.0], vec![0.0, 0.0, 0.0]]);
+    assert_eq!(grads.get(unused), None, "no gradient flowed to it");
+    let in_order: Vec<Option<Vec<f64>>> = grads.iter().map(|g| g.map(Tensor::to_vec)).collect();
+    assert_eq!(in_order, [Some(vec![3.0, 4.0]), Some(vec![1.0]), None]);
 
-    // One SGD step through `update`, which hands each parameter its own gradient.
+    // One SGD step through `update`, which hands each parameter its own gradient and skips
+    // the one no gradient flowed to (as PyTorch skips a None .grad).
     let mut seen = Vec::new();
     store.update(&grads, |id, value, grad| {
         seen.push(id);
@@ -352,7 +354,7 @@ fn grads_are_correct_and_outlive_the_tape() {
             *v -= 0.5 * g;
         }
     });
-    assert_eq!(seen, [w, b, unused]);
+    assert_eq!(seen, [w, b]);
     assert_eq!(store[w].data(), &[-0.5, -4.0]);
     assert_eq!(store[b].item(), 0.0);
     assert_eq!(store[unused].data(), &[1.0, 2.0, 3.0]);
@@ -445,18 +447,18 @@ fn indexing_params_by_an_unknown_name_panics() {
 }
 
 #[test]
-#[should_panic(expected = "ParamStore: parameter id 1 is not in this store of 1 parameters")]
-fn indexing_by_an_id_of_a_bigger_store_panics() {
-    let mut big = ParamStore::new();
-    big.insert("a", 1.0);
-    let b = big.insert("b", 2.0);
-    let mut small = ParamStore::new();
-    small.insert("a", 1.0);
-    let _ = &small[b];
+#[should_panic(expected = "ParamStore: parameter id 0 belongs to another store")]
+fn indexing_by_an_id_of_another_store_panics() {
+    // Same names, same shapes, same position: still another store's parameter.
+    let mut a = ParamStore::new();
+    let w_of_a = a.insert("w", 1.0);
+    let mut b = ParamStore::new();
+    b.insert("w", 2.0);
+    let _ = &b[w_of_a];
 }
 
 #[test]
-#[should_panic(expected = "ParamStore: parameter id 1 is not in this store of 1 parameters")]
+#[should_panic(expected = "ParamStore: parameter id 1 belongs to another store")]
 fn naming_an_id_of_a_bigger_store_panics() {
     let mut big = ParamStore::new();
     big.insert("a", 1.0);
@@ -466,9 +468,43 @@ fn naming_an_id_of_a_bigger_store_panics() {
     small.name(b);
 }
 
-// ---------------------------------------------------------------------------------------------
-// Round trips
-// ---------------------------------------------------------------------------------------------
+#[test]
+#[should_panic(expected = "ParamStore: parameter id 1 is not in this store of 1 parameters")]
+fn an_id_of_a_clone_that_grew_panics_in_the_original() {
+    let mut store = ParamStore::new();
+    store.insert("a", 1.0);
+    let mut grown = store.clone();
+    let b = grown.insert("b", 2.0);
+    let _ = &store[b];
+}
+
+#[test]
+fn ids_work_on_clones_and_after_load_into() {
+    let mut store = ParamStore::new();
+    let w = store.insert("w", Tensor::from([1.0, 2.0]));
+    let snapshot = store.clone();
+    assert_eq!(snapshot[w], store[w]);
+    let path =
+        std::env::temp_dir().join(format!("tapegrad-ids-{}.safetensors", std::process::id()));
+    let mut saved = store.clone();
+    saved[w] = Tensor::from([5.0, 6.0]);
+    saved.save(&path).unwrap();
+    store.load_into(&path).unwrap();
+    std::fs::remove_file(&path).ok();
+    assert_eq!(store[w].data(), &[5.0, 6.0]);
+}
+
+#[test]
+fn equality_is_in_order() {
+    let mut ab = ParamStore::new();
+    ab.insert("a", 1.0);
+    ab.insert("b", 2.0);
+    let mut ba = ParamStore::new();
+    ba.insert("b", 2.0);
+    ba.insert("a", 1.0);
+    assert_ne!(ab, ba, "ids are positions, so order is part of a store");
+    assert_eq!(ab, ab.clone());
+}
 
 #[test]
 fn save_and_load_round_trip_bit_for_bit() {

@@ -254,7 +254,7 @@ fn parse(bytes: &[u8], source: &str) -> Result<ParamStore, Error> {
             params = reorder(params, order).map_err(format_error)?;
         }
     }
-    Ok(ParamStore { params })
+    Ok(ParamStore::from_map(params))
 }
 
 /// The parameters in the order the `order` metadata lists, which must name each exactly once.
