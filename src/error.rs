@@ -72,7 +72,7 @@ impl fmt::Display for Error {
                 message,
             } => write!(f, "{path}: {message}"),
             Error::Format { source, reason } => {
-                write!(f, "{source}: not a tapegrad parameter file: {reason}")
+                write!(f, "{source}: cannot read it as a parameter file: {reason}")
             }
             Error::Mismatch {
                 source,

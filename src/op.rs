@@ -35,6 +35,12 @@ pub enum Op {
     Mul(NodeId, NodeId),
     /// `z = x / y` (broadcast) · `dx = g / y, dy = −g ⊙ z / y`
     Div(NodeId, NodeId),
+    /// Binary cross-entropy of logits x against targets t (broadcast), per element:
+    /// `z = ln(1 + eˣ) − t·x`, computed as `(max(x, 0) − t·x) + ln(1 + e^−|x|)`, whose first
+    /// term is exact for t ∈ {0, 1}, so a confident right answer keeps its tiny loss ·
+    /// `dx = g ⊙ (σ(x) − t)`, computed as `(1 − t) − σ(−x)` for x ≥ 0 so it keeps its digits
+    /// too, `dt = −g ⊙ x` (fused: a composition rounds the loss to x's precision)
+    BceWithLogits(NodeId, NodeId),
     /// `z = x + c` · `dx = g`
     AddScalar(NodeId, f64),
     /// `z = c · x` · `dx = c · g`
@@ -101,6 +107,7 @@ impl Op {
             Op::Sub(..) | Op::ScalarSub(..) => "sub",
             Op::Mul(..) | Op::MulScalar(..) => "mul",
             Op::Div(..) | Op::DivScalar(..) | Op::ScalarDiv(..) => "div",
+            Op::BceWithLogits(..) => "bce_with_logits",
             Op::Neg(_) => "neg",
             Op::Step(_) => "step",
             Op::Relu(_) => "relu",
@@ -131,9 +138,12 @@ impl Op {
         let (first, second, more): (_, _, &[NodeId]) = match *self {
             Op::Param | Op::Constant => (None, None, &[]),
             Op::Custom(ref call) => (None, None, call.inputs()),
-            Op::Add(x, y) | Op::Sub(x, y) | Op::Mul(x, y) | Op::Div(x, y) | Op::Matmul(x, y) => {
-                (Some(x), Some(y), &[])
-            }
+            Op::Add(x, y)
+            | Op::Sub(x, y)
+            | Op::Mul(x, y)
+            | Op::Div(x, y)
+            | Op::BceWithLogits(x, y)
+            | Op::Matmul(x, y) => (Some(x), Some(y), &[]),
             Op::AddScalar(x, _)
             | Op::MulScalar(x, _)
             | Op::DivScalar(x, _)
@@ -172,6 +182,7 @@ impl Op {
             Op::Add(x, y) => Op::Add(r(x), r(y)),
             Op::Sub(x, y) => Op::Sub(r(x), r(y)),
             Op::Mul(x, y) => Op::Mul(r(x), r(y)),
+            Op::BceWithLogits(x, t) => Op::BceWithLogits(r(x), r(t)),
             Op::Div(x, y) => Op::Div(r(x), r(y)),
             Op::AddScalar(x, c) => Op::AddScalar(r(x), c),
             Op::MulScalar(x, c) => Op::MulScalar(r(x), c),
@@ -216,6 +227,9 @@ impl Op {
             Op::Add(x, y) => v(x).zip_with(v(y), "add", |x, y| x + y),
             Op::Sub(x, y) => v(x).zip_with(v(y), "sub", |x, y| x - y),
             Op::Mul(x, y) => v(x).zip_with(v(y), "mul", |x, y| x * y),
+            Op::BceWithLogits(x, t) => v(x).zip_with(v(t), "bce_with_logits", |x, t| {
+                (x.max(0.0) - t * x) + (-x.abs()).exp().ln_1p()
+            }),
             Op::Div(x, y) => v(x).zip_with(v(y), "div", |x, y| x / y),
             Op::AddScalar(x, c) => v(x).map(|x| x + c),
             Op::MulScalar(x, c) => v(x).map(|x| c * x),
@@ -267,6 +281,19 @@ impl Op {
             Op::Div(x, y) => {
                 sink.add(x, || g / v(y));
                 sink.add(y, || -(g * z) / v(y));
+            }
+            Op::BceWithLogits(x, t) => {
+                sink.add(x, || {
+                    let dx = |x: f64, t: f64| {
+                        if x >= 0.0 {
+                            (1.0 - t) - sigmoid(-x)
+                        } else {
+                            sigmoid(x) - t
+                        }
+                    };
+                    g * &v(x).zip_with(v(t), "bce_with_logits", dx)
+                });
+                sink.add(t, || -(g * v(x)));
             }
             Op::AddScalar(x, _) => sink.add(x, || g.clone()),
             Op::MulScalar(x, c) => sink.add(x, || c * g),

@@ -112,6 +112,26 @@ fn binary_cross_entropy_with_logits_matches_the_naive_formula_and_stays_finite()
 }
 
 #[test]
+fn binary_cross_entropy_keeps_its_digits_for_confident_answers() {
+    // Exact: ln(1 + e^−|z|) for a right answer, |z| + that for a wrong one; ∂/∂z = σ(z) − t.
+    for z in [15.0f64, 20.0, 25.0, 30.0, 40.0, 100.0] {
+        for (logit, target) in [(z, 1.0), (-z, 0.0)] {
+            let tape = Tape::new();
+            let zv = tape.param(logit);
+            let l = loss::binary_cross_entropy_with_logits(zv, tape.constant(target));
+            let want = (-z).exp().ln_1p();
+            assert_relative_eq!(l.value().item(), want, max_relative = 1e-15);
+            let want_grad = if target == 1.0 {
+                -1.0 / (1.0 + z.exp())
+            } else {
+                1.0 / (1.0 + z.exp())
+            };
+            assert_relative_eq!(l.backward()[zv].item(), want_grad, max_relative = 1e-15);
+        }
+    }
+}
+
+#[test]
 fn hinge_counts_only_examples_inside_the_margin() {
     let tape = Tape::new();
     let s = tape.param(Tensor::from([2.0, 0.5, -0.5, -3.0]));
@@ -124,6 +144,15 @@ fn hinge_counts_only_examples_inside_the_margin() {
     let scores = rng.tensor(&[6], -3.0, 3.0);
     let labels = Tensor::from([1.0, -1.0, 1.0, -1.0, -1.0, 1.0]);
     assert_gradcheck("hinge", |v| loss::hinge(v[0], v[1]), &[scores, labels]);
+}
+
+#[test]
+fn perceptron_gradient_matches_finite_differences_away_from_the_boundary() {
+    // With |z| ≥ 0.1 no step of the finite difference crosses z = 0, where step(z) jumps.
+    let mut rng = Rng::new(15);
+    let z = rng.away_from_zero(&[7], 0.1, 3.0);
+    let t = Tensor::from([1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0]);
+    assert_gradcheck("perceptron", |v| loss::perceptron(v[0], v[1]), &[z, t]);
 }
 
 #[test]

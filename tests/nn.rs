@@ -247,3 +247,35 @@ fn moons_reaches_full_training_accuracy() {
         "every training point on its side after the last step"
     );
 }
+
+#[test]
+fn a_layer_whose_name_is_taken_adds_nothing() {
+    let mut store = ParamStore::new();
+    store.insert("fc.bias", 0.0);
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        Linear::new(
+            &mut store,
+            "fc",
+            2,
+            3,
+            Init::HeUniform,
+            &mut nn::seeded_rng(0),
+        )
+    }));
+    assert!(caught.is_err());
+    assert_eq!(store.len(), 1, "the weight was not added before the panic");
+
+    let mut store = ParamStore::new();
+    store.insert("m.1.weight", 0.0);
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        Mlp::new(
+            &mut store,
+            "m",
+            &[2, 3, 1],
+            Activation::Relu,
+            &mut nn::seeded_rng(0),
+        )
+    }));
+    assert!(caught.is_err());
+    assert_eq!(store.len(), 1, "layer 0 was not added before the panic");
+}

@@ -901,7 +901,7 @@ fn a_later_format_version_is_refused() {
         let reason = bytes_rejected(&file, version);
         assert_eq!(
             reason,
-            format!("format version {version}; this tapegrad reads version 1")
+            format!("a tapegrad file of format version {version}; this tapegrad reads version 1")
         );
     }
     // Version 1 itself loads: the refusal is about the version, not the file.
@@ -1266,7 +1266,7 @@ fn errors_read_well() {
     );
     assert_eq!(
         ParamStore::from_bytes(&file).unwrap_err().to_string(),
-        "bytes: not a tapegrad parameter file: format version 2; this tapegrad reads version 1"
+        "bytes: cannot read it as a parameter file: a tapegrad file of format version 2; this tapegrad reads version 1"
     );
 
     let missing = TempPath::new("errors_read_well");
@@ -1285,6 +1285,6 @@ fn errors_read_well() {
     let error = ParamStore::from_bytes(b"").unwrap_err();
     assert_eq!(
         error.to_string(),
-        "bytes: not a tapegrad parameter file: header too small"
+        "bytes: cannot read it as a parameter file: header too small"
     );
 }

@@ -4247,6 +4247,37 @@ fn loss_binary_cross_entropy_with_logits() {
     );
 }
 
+/// `tapegrad::loss::binary_cross_entropy_with_logits(x, t)`; JAX: `jnp.mean(-t * jax.nn.log_sigmoid(x) - (1.0 - t) * jax.nn.log_sigmoid(-x))`
+#[test]
+fn loss_binary_cross_entropy_with_logits_confident() {
+    let tape = Tape::new();
+    let x = tape.param(t(&[2, 3], &[20.0, -25.0, 30.0, -35.0, 40.0, 0.0]));
+    let t = tape.constant(t(&[2, 3], &[1.0, 0.0, 1.0, 0.0, 1.0, 1.0]));
+    let y = tapegrad::loss::binary_cross_entropy_with_logits(x, t);
+    check(
+        "loss_binary_cross_entropy_with_logits_confident",
+        "value",
+        &y.value(),
+        &[],
+        &[0.11552453043918018],
+    );
+    let grads = y.backward();
+    check(
+        "loss_binary_cross_entropy_with_logits_confident",
+        "d/dx",
+        &grads[x],
+        &[2, 3],
+        &[
+            -3.435256030317008e-10,
+            2.3146573107951915e-12,
+            -1.559603828139885e-14,
+            1.0508527933578315e-16,
+            -7.080590425485981e-19,
+            -0.08333333333333333,
+        ],
+    );
+}
+
 /// `tapegrad::loss::hinge(x, y)`; JAX: `jnp.mean(jax.nn.relu(1.0 - y * x))`
 #[test]
 fn loss_hinge() {
@@ -4278,7 +4309,7 @@ fn loss_hinge() {
     );
 }
 
-// 119 cases.
+// 120 cases.
 
 /* The generator, gen.py, verbatim:
 
@@ -4498,6 +4529,12 @@ case(
 case(
     "loss_binary_cross_entropy_with_logits",
     [p("x", X23), c("t", P23)],
+    "jnp.mean(-t * jax.nn.log_sigmoid(x) - (1.0 - t) * jax.nn.log_sigmoid(-x))",
+    "tapegrad::loss::binary_cross_entropy_with_logits(x, t)",
+)
+case(
+    "loss_binary_cross_entropy_with_logits_confident",
+    [p("x", [[20.0, -25.0, 30.0], [-35.0, 40.0, 0.0]]), c("t", [[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]])],
     "jnp.mean(-t * jax.nn.log_sigmoid(x) - (1.0 - t) * jax.nn.log_sigmoid(-x))",
     "tapegrad::loss::binary_cross_entropy_with_logits(x, t)",
 )

@@ -66,6 +66,7 @@ fn optimizer(name: &str) -> Optimizer {
                 .with_eps(1e-6)
                 .with_weight_decay(1e-2),
         ),
+        "adam_long_bce_relu" => Optimizer::Adam(Adam::new(0.05)),
         other => panic!("no optimizer for case {other}"),
     }
 }
@@ -137,7 +138,7 @@ fn replay(case: &Case) {
 
 #[test]
 fn training_runs_match_jax_and_optax() {
-    assert_eq!(values::CASES.len(), 5);
+    assert_eq!(values::CASES.len(), 6);
     for case in values::CASES {
         replay(case);
     }

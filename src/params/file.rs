@@ -144,7 +144,12 @@ impl ParamStore {
 
     /// Replaces every value of this store with the file's, which must hold exactly the same
     /// names with the same shapes (as a checkpoint of the same model does). All or nothing:
-    /// on any error the store is unchanged.
+    /// on any error the store is unchanged. The store keeps its identity, so the ids its
+    /// layers hold stay valid.
+    ///
+    /// Shapes are compared, not meanings: PyTorch stores a linear layer's weight `[out, in]`
+    /// and tapegrad `[in, out]`, so a PyTorch checkpoint of a square layer loads without error
+    /// but transposed. Transpose such weights when converting.
     ///
     /// # Errors
     ///
@@ -216,7 +221,7 @@ fn parse(bytes: &[u8], source: &str) -> Result<ParamStore, Error> {
     if let Some(version) = metadata.get("format_version") {
         if metadata.get("format").map(String::as_str) == Some(FORMAT) && version != FORMAT_VERSION {
             return Err(format_error(format!(
-                "format version {version}; this tapegrad reads version {FORMAT_VERSION}"
+                "a tapegrad file of format version {version}; this tapegrad reads version {FORMAT_VERSION}"
             )));
         }
     }

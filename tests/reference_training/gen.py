@@ -34,14 +34,10 @@ def mlp(params, x, act):
     return h
 
 
-def softplus(z):
-    return jnp.logaddexp(0.0, z)
-
-
 LOSSES = {
     "mse": lambda out, t: jnp.mean((out - t) ** 2),
     "cross_entropy": lambda out, t: -jnp.mean(jax.nn.log_softmax(out, axis=1)[jnp.arange(out.shape[0]), t]),
-    "bce": lambda out, t: jnp.mean(softplus(out) - t * out),
+    "bce": lambda out, t: jnp.mean(optax.sigmoid_binary_cross_entropy(out, t)),
     "hinge": lambda out, t: jnp.mean(jax.nn.relu(1.0 - t * out)),
 }
 ACTS = {"relu": jax.nn.relu, "tanh": jnp.tanh, "sigmoid": jax.nn.sigmoid}
@@ -60,6 +56,9 @@ CASES = [
     ("adam_decay_cross_entropy_tanh", [5, 8, 4], "tanh", "cross_entropy", 0.0,
      optax.chain(optax.add_decayed_weights(1e-2), optax.adam(0.02, b1=0.8, b2=0.99, eps=1e-6)),
      "Adam::new(0.02).with_betas(0.8, 0.99).with_eps(1e-6).with_weight_decay(1e-2)", 6),
+    # A long run, to the point of confident answers: rounding must not grow over the steps.
+    ("adam_long_bce_relu", [3, 8, 8, 1], "relu", "bce", 0.0,
+     optax.adam(0.05), "Adam::new(0.05)", 300),
 ]
 
 
