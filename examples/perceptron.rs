@@ -6,6 +6,9 @@
 //! `backward()` instead: since step′ = 0, `y` acts as a constant and the tape's chain rule gives
 //! exactly the article's `∂L/∂w = −(t − y)·x / 4` and `∂L/∂b = −Σ(t − y) / 4`.
 //!
+//! `examples/perceptron_sgd.rs` trains the same model with the crate's model kit
+//! (`ParamStore`, `loss::perceptron`, `optim::Sgd`) and prints the identical trace.
+//!
 //! Run it with `cargo run --release --example perceptron`. It prints z, w, b, y and the loss for
 //! every epoch, and stops when the loss is 0, after 4 epochs, with every example classified
 //! correctly. Each number is printed in full (Rust's shortest round-trip form, like Python's
@@ -97,10 +100,9 @@ pub fn summary(last: &Epoch) -> String {
     )
 }
 
-#[allow(dead_code)] // the integration test includes this file and uses only `train`
-fn main() {
-    let trace = train();
-    for e in &trace {
+/// Prints each epoch's values, then the closing line.
+pub fn print(trace: &[Epoch]) {
+    for e in trace {
         println!("epoch: {}", e.epoch);
         println!("  z:    {:?}", e.z.data());
         println!("  w:    {:?}", e.w.data());
@@ -109,4 +111,9 @@ fn main() {
         println!("  loss: {:?}", e.loss);
     }
     println!("{}", summary(trace.last().expect("at least epoch 0")));
+}
+
+#[allow(dead_code)] // other files include this one for `train` and `print`, not `main`
+fn main() {
+    print(&train());
 }

@@ -1,10 +1,12 @@
-//! The crate's one error type, for data that comes from outside the program.
+//! The crate's one error type, for data that comes from outside the program: values given to
+//! `Tensor::from_vec`, and parameter files read by `ParamStore::load`.
 //!
 //! Programmer errors (mismatched shapes in an op, mixing two tapes) panic instead: they are bugs
 //! to fix, not conditions to handle, and an operator that returned `Result` would make every
 //! formula read `((x * y)? + b)?`. This file does not know about any op.
 
 use std::fmt;
+use std::io;
 
 /// What went wrong when building a value from outside data.
 ///
@@ -22,6 +24,35 @@ pub enum Error {
         /// The number of values given.
         actual: usize,
     },
+    /// A parameter file could not be read or written.
+    Io {
+        /// The file.
+        path: String,
+        /// What the operating system reported, as a kind to match on.
+        kind: io::ErrorKind,
+        /// What the operating system reported, in words.
+        message: String,
+    },
+    /// The bytes are not a parameter file tapegrad can read: truncated, not safetensors, a
+    /// malformed header, an unsupported element type or format version.
+    Format {
+        /// Where the bytes came from: a path, or `bytes` for `ParamStore::from_bytes`.
+        source: String,
+        /// What is wrong, in words.
+        reason: String,
+    },
+    /// A well-formed parameter file does not fit the store it is loaded into: a name is
+    /// missing or extra, or a shape differs. Nothing was changed.
+    Mismatch {
+        /// Where the bytes came from.
+        source: String,
+        /// The parameter concerned.
+        name: String,
+        /// The shape the store holds, if it holds the name.
+        expected: Option<Vec<usize>>,
+        /// The shape the file holds, if it holds the name.
+        found: Option<Vec<usize>>,
+    },
 }
 
 impl fmt::Display for Error {
@@ -35,6 +66,29 @@ impl fmt::Display for Error {
                 f,
                 "from_vec: shape {shape:?} holds {expected} elements, but {actual} values were given"
             ),
+            Error::Io {
+                path,
+                kind: _,
+                message,
+            } => write!(f, "{path}: {message}"),
+            Error::Format { source, reason } => {
+                write!(f, "{source}: cannot read it as a parameter file: {reason}")
+            }
+            Error::Mismatch {
+                source,
+                name,
+                expected,
+                found,
+            } => match (expected, found) {
+                (Some(e), Some(g)) => write!(
+                    f,
+                    "{source}: parameter `{name}` has shape {g:?} in the file but {e:?} in the store"
+                ),
+                (Some(_), None) => {
+                    write!(f, "{source}: parameter `{name}` is missing from the file")
+                }
+                (None, _) => write!(f, "{source}: parameter `{name}` is not in the store"),
+            },
         }
     }
 }

@@ -20,8 +20,12 @@
 //! assert_eq!(grads[w].data(), &[0.5, 0.0]);       // −(t − y)·x / 4
 //! ```
 //!
-//! Where things live (see [`architecture`] for how they fit together, and
-//! [`gradient_checking`] for checking gradients in your own tests):
+//! New to backpropagation? The [`guide`] teaches it one section of the article at a time, with
+//! code that runs.
+//!
+//! Where things live (see [`architecture`] for how they fit together,
+//! [`gradient_checking`] for checking gradients in your own tests, and [`models`] for
+//! defining, training, saving and loading models):
 //!
 //! | file | what it holds |
 //! |---|---|
@@ -37,6 +41,10 @@
 //! | `custom.rs` | [`CustomOp`]: users' own primitives, with a hand-written backward rule |
 //! | `check.rs`, `check/` | [`check`]: [`gradcheck`] against finite differences, naming the wrong node |
 //! | `strategy.rs`, `strategy/` | `strategy`: proptest strategies (cargo feature `proptest`) |
+//! | `params.rs`, `params/file.rs` | [`ParamStore`]: a model's named weights across steps, and their safetensors files |
+//! | `nn.rs` | [`nn`]: `Linear` and `Mlp` layers, seeded initialisation |
+//! | `loss.rs` | [`loss`]: mse, cross-entropy, binary cross-entropy, hinge, perceptron |
+//! | `optim.rs` | [`optim`]: SGD and Adam, by PyTorch's update rules |
 //! | `anomaly.rs` | [`NonFinite`]: where a NaN or infinity first appeared |
 //! | `error.rs` | [`Error`] |
 
@@ -51,10 +59,15 @@ mod custom;
 mod display;
 mod dot;
 mod error;
+pub mod guide;
 mod kernels;
+pub mod loss;
 mod matmul;
 mod names;
+pub mod nn;
 mod op;
+pub mod optim;
+mod params;
 mod render;
 mod shape;
 #[cfg(feature = "proptest")]
@@ -70,6 +83,7 @@ pub use check::{GradCheckError, GradCheckOptions, GradCheckReport, gradcheck};
 pub use custom::{CustomCall, CustomOp};
 pub use error::Error;
 pub use op::Op;
+pub use params::{ParamGrads, ParamId, ParamStore, Params, Summary};
 pub use shape::{Shape, broadcast_shapes};
 pub use tape::{NodeId, Tape};
 pub use tensor::Tensor;
@@ -81,6 +95,9 @@ pub mod architecture {}
 
 #[doc = include_str!("../docs/gradient-checking.md")]
 pub mod gradient_checking {}
+
+#[doc = include_str!("../docs/models.md")]
+pub mod models {}
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

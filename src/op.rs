@@ -35,6 +35,12 @@ pub enum Op {
     Mul(NodeId, NodeId),
     /// `z = x / y` (broadcast) · `dx = g / y, dy = −g ⊙ z / y`
     Div(NodeId, NodeId),
+    /// Binary cross-entropy of logits x against targets t (broadcast), per element:
+    /// `z = ln(1 + eˣ) − t·x`, computed as `(max(x, 0) − t·x) + ln(1 + e^−|x|)`, whose first
+    /// term is exact for t ∈ {0, 1}, so a confident right answer keeps its tiny loss ·
+    /// `dx = g ⊙ (σ(x) − t)`, computed as `(1 − t) − σ(−x)` for x ≥ 0 so it keeps its digits
+    /// too, `dt = −g ⊙ x` (fused: a composition rounds the loss to x's precision)
+    BceWithLogits(NodeId, NodeId),
     /// `z = x + c` · `dx = g`
     AddScalar(NodeId, f64),
     /// `z = c · x` · `dx = c · g`
@@ -53,6 +59,9 @@ pub enum Op {
     Relu(NodeId),
     /// `z = σ(x) = 1 / (1 + e^−x)` · `dx = g ⊙ z ⊙ (1 − z)`
     Sigmoid(NodeId),
+    /// `z = ln(1 + eˣ)`, computed as `max(x, 0) + ln(1 + e^−|x|)` so it never overflows ·
+    /// `dx = g ⊙ σ(x)` (fused: as a composition the kinks of max and |x| at 0 give 0, not ½)
+    Softplus(NodeId),
     /// `z = tanh x` · `dx = g ⊙ (1 − z²)`
     Tanh(NodeId),
     /// `z = eˣ` · `dx = g ⊙ z`
@@ -98,10 +107,12 @@ impl Op {
             Op::Sub(..) | Op::ScalarSub(..) => "sub",
             Op::Mul(..) | Op::MulScalar(..) => "mul",
             Op::Div(..) | Op::DivScalar(..) | Op::ScalarDiv(..) => "div",
+            Op::BceWithLogits(..) => "bce_with_logits",
             Op::Neg(_) => "neg",
             Op::Step(_) => "step",
             Op::Relu(_) => "relu",
             Op::Sigmoid(_) => "sigmoid",
+            Op::Softplus(_) => "softplus",
             Op::Tanh(_) => "tanh",
             Op::Exp(_) => "exp",
             Op::Ln(_) => "ln",
@@ -127,9 +138,12 @@ impl Op {
         let (first, second, more): (_, _, &[NodeId]) = match *self {
             Op::Param | Op::Constant => (None, None, &[]),
             Op::Custom(ref call) => (None, None, call.inputs()),
-            Op::Add(x, y) | Op::Sub(x, y) | Op::Mul(x, y) | Op::Div(x, y) | Op::Matmul(x, y) => {
-                (Some(x), Some(y), &[])
-            }
+            Op::Add(x, y)
+            | Op::Sub(x, y)
+            | Op::Mul(x, y)
+            | Op::Div(x, y)
+            | Op::BceWithLogits(x, y)
+            | Op::Matmul(x, y) => (Some(x), Some(y), &[]),
             Op::AddScalar(x, _)
             | Op::MulScalar(x, _)
             | Op::DivScalar(x, _)
@@ -139,6 +153,7 @@ impl Op {
             | Op::Step(x)
             | Op::Relu(x)
             | Op::Sigmoid(x)
+            | Op::Softplus(x)
             | Op::Tanh(x)
             | Op::Exp(x)
             | Op::Ln(x)
@@ -167,6 +182,7 @@ impl Op {
             Op::Add(x, y) => Op::Add(r(x), r(y)),
             Op::Sub(x, y) => Op::Sub(r(x), r(y)),
             Op::Mul(x, y) => Op::Mul(r(x), r(y)),
+            Op::BceWithLogits(x, t) => Op::BceWithLogits(r(x), r(t)),
             Op::Div(x, y) => Op::Div(r(x), r(y)),
             Op::AddScalar(x, c) => Op::AddScalar(r(x), c),
             Op::MulScalar(x, c) => Op::MulScalar(r(x), c),
@@ -177,6 +193,7 @@ impl Op {
             Op::Step(x) => Op::Step(r(x)),
             Op::Relu(x) => Op::Relu(r(x)),
             Op::Sigmoid(x) => Op::Sigmoid(r(x)),
+            Op::Softplus(x) => Op::Softplus(r(x)),
             Op::Tanh(x) => Op::Tanh(r(x)),
             Op::Exp(x) => Op::Exp(r(x)),
             Op::Ln(x) => Op::Ln(r(x)),
@@ -210,6 +227,9 @@ impl Op {
             Op::Add(x, y) => v(x).zip_with(v(y), "add", |x, y| x + y),
             Op::Sub(x, y) => v(x).zip_with(v(y), "sub", |x, y| x - y),
             Op::Mul(x, y) => v(x).zip_with(v(y), "mul", |x, y| x * y),
+            Op::BceWithLogits(x, t) => v(x).zip_with(v(t), "bce_with_logits", |x, t| {
+                (x.max(0.0) - t * x) + (-x.abs()).exp().ln_1p()
+            }),
             Op::Div(x, y) => v(x).zip_with(v(y), "div", |x, y| x / y),
             Op::AddScalar(x, c) => v(x).map(|x| x + c),
             Op::MulScalar(x, c) => v(x).map(|x| c * x),
@@ -220,6 +240,7 @@ impl Op {
             Op::Step(x) => v(x).map(|x| if x > 0.0 { 1.0 } else { 0.0 }),
             Op::Relu(x) => v(x).map(|x| if x > 0.0 { x } else { 0.0 }),
             Op::Sigmoid(x) => v(x).map(sigmoid),
+            Op::Softplus(x) => v(x).map(softplus),
             Op::Tanh(x) => v(x).map(f64::tanh),
             Op::Exp(x) => v(x).map(f64::exp),
             Op::Ln(x) => v(x).map(f64::ln),
@@ -261,6 +282,19 @@ impl Op {
                 sink.add(x, || g / v(y));
                 sink.add(y, || -(g * z) / v(y));
             }
+            Op::BceWithLogits(x, t) => {
+                sink.add(x, || {
+                    let dx = |x: f64, t: f64| {
+                        if x >= 0.0 {
+                            (1.0 - t) - sigmoid(-x)
+                        } else {
+                            sigmoid(x) - t
+                        }
+                    };
+                    g * &v(x).zip_with(v(t), "bce_with_logits", dx)
+                });
+                sink.add(t, || -(g * v(x)));
+            }
             Op::AddScalar(x, _) => sink.add(x, || g.clone()),
             Op::MulScalar(x, c) => sink.add(x, || c * g),
             Op::DivScalar(x, c) => sink.add(x, || g / c),
@@ -271,6 +305,7 @@ impl Op {
                 g.zip_with(v(x), "relu", |g, x| if x > 0.0 { g } else { 0.0 })
             }),
             Op::Sigmoid(x) => sink.add(x, || g.zip_with(z, "sigmoid", |g, z| g * (z * (1.0 - z)))),
+            Op::Softplus(x) => sink.add(x, || g.zip_with(v(x), "softplus", |g, x| g * sigmoid(x))),
             Op::Tanh(x) => sink.add(x, || g.zip_with(z, "tanh", |g, z| g * (1.0 - z * z))),
             Op::Exp(x) => sink.add(x, || g * z),
             Op::Ln(x) => sink.add(x, || g / v(x)),
@@ -336,6 +371,11 @@ fn sigmoid(x: f64) -> f64 {
     }
 }
 
+/// ln(1 + eˣ) without overflow for large x and without losing small values for very negative x.
+fn softplus(x: f64) -> f64 {
+    x.max(0.0) + (-x.abs()).exp().ln_1p()
+}
+
 /// The sign with sign(0) = 0 (PyTorch's convention for |x|′); `f64::signum(0.0)` is 1.
 fn sign(x: f64) -> f64 {
     if x > 0.0 {
@@ -370,6 +410,10 @@ mod tests {
         assert_eq!(sigmoid(-1000.0), 0.0);
         assert_eq!(sigmoid(1000.0), 1.0);
         assert_eq!(sigmoid(0.0), 0.5);
+        assert_eq!(softplus(1000.0), 1000.0);
+        assert_eq!(softplus(-1000.0), 0.0);
+        assert_eq!(softplus(0.0), std::f64::consts::LN_2);
+        assert_eq!(softplus(-40.0), (-40.0f64).exp()); // ln(1 + ε) = ε, kept to the last bit
         assert!(max_nan(f64::NAN, 1.0).is_nan());
         assert!(max_nan(1.0, f64::NAN).is_nan());
         assert_eq!(max_nan(f64::NEG_INFINITY, 2.0), 2.0);

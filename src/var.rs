@@ -178,6 +178,21 @@ impl<'t> Var<'t> {
         self.record(Op::Sigmoid(self.id))
     }
 
+    /// `ln(1 + eˣ)`, a smooth relu, computed without overflow; its derivative is `σ(x)`.
+    /// The stable core of [`loss::binary_cross_entropy_with_logits`](crate::loss).
+    #[track_caller]
+    pub fn softplus(self) -> Var<'t> {
+        self.record(Op::Softplus(self.id))
+    }
+
+    /// The elementwise binary cross-entropy of logits `self` against targets `t`, fused for
+    /// accuracy (see [`Op::BceWithLogits`]); users call
+    /// [`loss::binary_cross_entropy_with_logits`](crate::loss::binary_cross_entropy_with_logits).
+    #[track_caller]
+    pub(crate) fn bce_with_logits(self, t: Var<'t>) -> Var<'t> {
+        self.binary(t, Op::BceWithLogits, "bce_with_logits")
+    }
+
     /// The hyperbolic tangent.
     #[track_caller]
     pub fn tanh(self) -> Var<'t> {

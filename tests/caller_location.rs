@@ -85,3 +85,56 @@ fn shape_errors_point_at_the_callers_line() {
         );
     }
 }
+
+/// Runs `f`, which must panic, and asserts that the panic points into this file, between the
+/// lines `start` and `end` that enclose the call (rustfmt may move the exact line).
+#[track_caller]
+fn assert_points_here(start: u32, f: impl FnOnce() + panic::UnwindSafe, end: u32) {
+    let (file, line) = panic_location(f);
+    assert_eq!(
+        file,
+        file!(),
+        "the panic points into tapegrad, not at the caller"
+    );
+    assert!(
+        start < line && line < end,
+        "line {line} is not in {start}..{end}"
+    );
+}
+
+#[test]
+fn losses_and_layers_point_at_the_callers_line() {
+    use tapegrad::{ParamStore, loss, nn};
+    assert_points_here(
+        line!(),
+        || {
+            let t = Tape::new();
+            let (s, y) = (
+                t.param(Tensor::zeros(&[3])),
+                t.constant(Tensor::zeros(&[2])),
+            );
+            let _ = loss::hinge(s, y);
+        },
+        line!(),
+    );
+    assert_points_here(
+        line!(),
+        || {
+            let t = Tape::new();
+            let _ = loss::cross_entropy(t.param(Tensor::zeros(&[2, 3])), &[0, 5]);
+        },
+        line!(),
+    );
+    assert_points_here(
+        line!(),
+        || {
+            let mut store = ParamStore::new();
+            let mut rng = nn::seeded_rng(0);
+            let layer = nn::Linear::new(&mut store, "fc", 3, 2, nn::Init::HeUniform, &mut rng);
+            let t = Tape::new();
+            let p = store.on_tape(&t);
+            let _ = layer.forward(&p, t.constant(Tensor::zeros(&[4, 5])));
+        },
+        line!(),
+    );
+}

@@ -62,6 +62,7 @@ fn unary_ops_match_finite_differences() {
         let positive = [rng.tensor(shape, 0.2, 3.0)];
         let off_kink = [rng.away_from_zero(shape, 0.1, 3.0)];
         check_gradients("sigmoid", &any, |v| v[0].sigmoid());
+        check_gradients("softplus", &any, |v| v[0].softplus());
         check_gradients("tanh", &any, |v| v[0].tanh());
         check_gradients("exp", &any, |v| v[0].exp());
         check_gradients("ln", &positive, |v| v[0].ln());

@@ -2,8 +2,11 @@
 //! printed trace (`shared/seed/NOTES.md`) with exact f64 equality: the same numbers, to the bit,
 //! including epoch 3's z₂ = −5.551115123125783e−17 that the step function turns into a decision.
 
-#[path = "../examples/perceptron.rs"]
-mod perceptron;
+// perceptron_sgd.rs includes perceptron.rs as `by_hand`; one copy serves both.
+#[path = "../examples/perceptron_sgd.rs"]
+mod perceptron_sgd;
+
+use perceptron_sgd::by_hand as perceptron;
 
 use perceptron::{Epoch, summary, train};
 use tapegrad::Tensor;
@@ -109,6 +112,26 @@ fn the_trace_equals_the_articles_to_the_bit() {
 }
 
 #[test]
+fn the_model_kit_gives_the_same_trace_to_the_bit() {
+    // examples/perceptron_sgd.rs: ParamStore + loss::perceptron + optim::Sgd.
+    let by_hand = train();
+    let with_kit = perceptron_sgd::train();
+    assert_eq!(with_kit.len(), by_hand.len());
+    for (got, want) in with_kit.iter().zip(&by_hand) {
+        let at = format!("epoch {}", want.epoch);
+        for (name, g, w) in [
+            ("z", &got.z, &want.z),
+            ("w", &got.w, &want.w),
+            ("b", &got.b, &want.b),
+            ("y", &got.y, &want.y),
+        ] {
+            assert_eq!(bits(g), bits(w), "{at}: {name} = {:?}", g.data());
+        }
+        assert_eq!(got.loss.to_bits(), want.loss.to_bits(), "{at}: loss");
+    }
+}
+
+#[test]
 fn the_example_closes_with_the_articles_result() {
     let trace = train();
     assert_eq!(
@@ -139,4 +162,10 @@ fn backward_gives_the_articles_hand_derived_gradients() {
     assert_eq!(grads[w], Tensor::from([0.5, 0.0]));
     // −(−1 + 1 + 0 + 0) / 4
     assert_eq!(grads[b], Tensor::scalar(0.0));
+
+    // tapegrad::loss::perceptron is the same criterion: the same value and gradients, bit for bit.
+    let kit = tapegrad::loss::perceptron(z, t);
+    assert_eq!(kit.value().item().to_bits(), loss.value().item().to_bits());
+    let kit_grads = kit.backward();
+    assert_eq!((&kit_grads[w], &kit_grads[b]), (&grads[w], &grads[b]));
 }

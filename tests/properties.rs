@@ -58,9 +58,10 @@ enum Domain {
 
 /// One line per elementwise op.
 #[allow(clippy::type_complexity)]
-const UNARY: [(&str, Domain, for<'t> fn(Var<'t>) -> Var<'t>); 16] = [
+const UNARY: [(&str, Domain, for<'t> fn(Var<'t>) -> Var<'t>); 17] = [
     ("neg", Domain::Anywhere, |x| -x),
     ("sigmoid", Domain::Anywhere, |x| x.sigmoid()),
+    ("softplus", Domain::Anywhere, |x| x.softplus()),
     ("tanh", Domain::Anywhere, |x| x.tanh()),
     ("exp", Domain::Anywhere, |x| x.exp()),
     ("ln", Domain::Positive, |x| x.ln()),

@@ -156,6 +156,117 @@ fn sigmoid() {
     );
 }
 
+/// `x.softplus()`; JAX: `jax.nn.softplus(x)`
+#[test]
+fn softplus() {
+    let tape = Tape::new();
+    let x = tape.param(t(&[2, 3], &[0.7, -1.3, 2.1, -0.4, 1.9, -2.6]));
+    let y = x.softplus();
+    check(
+        "softplus",
+        "value",
+        &y.value(),
+        &[2, 3],
+        &[
+            1.103186048885458,
+            0.2410084538329922,
+            2.215519523179755,
+            0.5130152523999525,
+            2.0393867582829603,
+            0.07164469196766982,
+        ],
+    );
+    let grads = y.backward_with(t(&[2, 3], &[1.224, 0.268, -1.581, 1.839, -0.869, -0.681]));
+    check(
+        "softplus",
+        "d/dx",
+        &grads[x],
+        &[2, 3],
+        &[
+            0.8178618331338352,
+            0.057396224544594296,
+            -1.408517925689736,
+            0.7380133930532009,
+            -0.755935735778555,
+            -0.047083264253819174,
+        ],
+    );
+}
+
+/// `x.softplus()`; JAX: `jax.nn.softplus(x)`
+#[test]
+fn softplus_extremes() {
+    let tape = Tape::new();
+    let x = tape.param(t(&[2, 3], &[1000.0, 1001.0, 999.0, -3.0, 0.0, 2.0]));
+    let y = x.softplus();
+    check(
+        "softplus_extremes",
+        "value",
+        &y.value(),
+        &[2, 3],
+        &[
+            1000.0,
+            1001.0,
+            999.0,
+            0.04858735157374206,
+            0.6931471805599453,
+            2.1269280110429727,
+        ],
+    );
+    let grads = y.backward_with(t(&[2, 3], &[1.224, 0.268, -1.581, 1.839, -0.869, -0.681]));
+    check(
+        "softplus_extremes",
+        "d/dx",
+        &grads[x],
+        &[2, 3],
+        &[
+            1.224,
+            0.268,
+            -1.581,
+            0.08721618077354532,
+            -0.4345,
+            -0.5998228101029379,
+        ],
+    );
+}
+
+/// `x.softplus()`; JAX: `jax.nn.softplus(x)`
+#[test]
+fn softplus_at_zero() {
+    let tape = Tape::new();
+    let x = tape.param(t(&[2, 3], &[-1.5, 0.0, 2.0, 0.0, -0.0, 3.5]));
+    let y = x.softplus();
+    check(
+        "softplus_at_zero",
+        "value",
+        &y.value(),
+        &[2, 3],
+        &[
+            0.2014132779827524,
+            0.6931471805599453,
+            2.1269280110429727,
+            0.6931471805599453,
+            0.6931471805599453,
+            3.5297504182726205,
+        ],
+    );
+    let grads = y.backward_with(t(&[2, 3], &[1.224, 0.268, -1.581, 1.839, -0.869, -0.681]));
+    check(
+        "softplus_at_zero",
+        "d/dx",
+        &grads[x],
+        &[2, 3],
+        &[
+            0.22328884113898018,
+            0.134,
+            -1.392540180283032,
+            0.9195,
+            -0.4345,
+            -0.6610383708583264,
+        ],
+    );
+}
+
 /// `x.tanh()`; JAX: `jnp.tanh(x)`
 #[test]
 fn tanh() {
@@ -3995,7 +4106,210 @@ fn composite_reuse() {
     );
 }
 
-// 111 cases.
+/// `tapegrad::loss::mse(x, t)`; JAX: `jnp.mean((x - t) ** 2)`
+#[test]
+fn loss_mse() {
+    let tape = Tape::new();
+    let x = tape.param(t(&[2, 3], &[0.7, -1.3, 2.1, -0.4, 1.9, -2.6]));
+    let t = tape.param(t(&[2, 3], &[-1.5, 0.0, 2.0, 0.0, -0.0, 3.5]));
+    let y = tapegrad::loss::mse(x, t);
+    check("loss_mse", "value", &y.value(), &[], &[7.919999999999999]);
+    let grads = y.backward();
+    check(
+        "loss_mse",
+        "d/dx",
+        &grads[x],
+        &[2, 3],
+        &[
+            0.7333333333333334,
+            -0.43333333333333335,
+            0.03333333333333336,
+            -0.13333333333333333,
+            0.6333333333333333,
+            -2.033333333333333,
+        ],
+    );
+    check(
+        "loss_mse",
+        "d/dt",
+        &grads[t],
+        &[2, 3],
+        &[
+            -0.7333333333333334,
+            0.43333333333333335,
+            -0.03333333333333336,
+            0.13333333333333333,
+            -0.6333333333333333,
+            2.033333333333333,
+        ],
+    );
+}
+
+/// `tapegrad::loss::cross_entropy(x, &[0, 2, 1, 2])`; JAX: `-jnp.mean(jax.nn.log_softmax(x, axis=1)[jnp.arange(4), jnp.array([0, 2, 1, 2])])`
+#[test]
+fn loss_cross_entropy() {
+    let tape = Tape::new();
+    let x = tape.param(t(
+        &[4, 3],
+        &[
+            0.2, -1.0, 0.5, 1.5, 0.3, -0.8, -0.4, 0.9, 1.2, 0.7, -0.6, -1.1,
+        ],
+    ));
+    let y = tapegrad::loss::cross_entropy(x, &[0, 2, 1, 2]);
+    check(
+        "loss_cross_entropy",
+        "value",
+        &y.value(),
+        &[],
+        &[1.6849220933185634],
+    );
+    let grads = y.backward();
+    check(
+        "loss_cross_entropy",
+        "d/dx",
+        &grads[x],
+        &[4, 3],
+        &[
+            -0.15569784981204812,
+            0.028403261807486282,
+            0.12729458800456186,
+            0.17838628200551723,
+            0.05372891562459961,
+            -0.23211519763011684,
+            0.025981235687259626,
+            -0.15466713847210806,
+            0.12868590278484843,
+            0.1738730458733049,
+            0.04738593295213692,
+            -0.2212589788254418,
+        ],
+    );
+}
+
+/// `tapegrad::loss::cross_entropy(x, &[2, 0])`; JAX: `-jnp.mean(jax.nn.log_softmax(x, axis=1)[jnp.arange(2), jnp.array([2, 0])])`
+#[test]
+fn loss_cross_entropy_big() {
+    let tape = Tape::new();
+    let x = tape.param(t(&[2, 3], &[1000.0, 1001.0, 999.0, -3.0, 0.0, 2.0]));
+    let y = tapegrad::loss::cross_entropy(x, &[2, 0]);
+    check(
+        "loss_cross_entropy_big",
+        "value",
+        &y.value(),
+        &[],
+        &[3.770225599085978],
+    );
+    let grads = y.backward();
+    check(
+        "loss_cross_entropy_big",
+        "d/dx",
+        &grads[x],
+        &[2, 3],
+        &[
+            0.12236423552739879,
+            0.3326204778874109,
+            -0.4549847134148098,
+            -0.4970501247990486,
+            0.059249827267504794,
+            0.4378002975315438,
+        ],
+    );
+}
+
+/// `tapegrad::loss::binary_cross_entropy_with_logits(x, t)`; JAX: `jnp.mean(-t * jax.nn.log_sigmoid(x) - (1.0 - t) * jax.nn.log_sigmoid(-x))`
+#[test]
+fn loss_binary_cross_entropy_with_logits() {
+    let tape = Tape::new();
+    let x = tape.param(t(&[2, 3], &[0.7, -1.3, 2.1, -0.4, 1.9, -2.6]));
+    let t = tape.constant(t(&[2, 3], &[1.0, 0.0, 0.25, 0.0, 1.0, 0.5]));
+    let y = tapegrad::loss::binary_cross_entropy_with_logits(x, t);
+    check(
+        "loss_binary_cross_entropy_with_logits",
+        "value",
+        &y.value(),
+        &[],
+        &[0.7264601214247979],
+    );
+    let grads = y.backward();
+    check(
+        "loss_binary_cross_entropy_with_logits",
+        "d/dx",
+        &grads[x],
+        &[2, 3],
+        &[
+            -0.05530203797197231,
+            0.035694169492906894,
+            0.10681719646739785,
+            0.06688538998125801,
+            -0.02168474572716631,
+            -0.07181026327610886,
+        ],
+    );
+}
+
+/// `tapegrad::loss::binary_cross_entropy_with_logits(x, t)`; JAX: `jnp.mean(-t * jax.nn.log_sigmoid(x) - (1.0 - t) * jax.nn.log_sigmoid(-x))`
+#[test]
+fn loss_binary_cross_entropy_with_logits_confident() {
+    let tape = Tape::new();
+    let x = tape.param(t(&[2, 3], &[20.0, -25.0, 30.0, -35.0, 40.0, 0.0]));
+    let t = tape.constant(t(&[2, 3], &[1.0, 0.0, 1.0, 0.0, 1.0, 1.0]));
+    let y = tapegrad::loss::binary_cross_entropy_with_logits(x, t);
+    check(
+        "loss_binary_cross_entropy_with_logits_confident",
+        "value",
+        &y.value(),
+        &[],
+        &[0.11552453043918018],
+    );
+    let grads = y.backward();
+    check(
+        "loss_binary_cross_entropy_with_logits_confident",
+        "d/dx",
+        &grads[x],
+        &[2, 3],
+        &[
+            -3.435256030317008e-10,
+            2.3146573107951915e-12,
+            -1.559603828139885e-14,
+            1.0508527933578315e-16,
+            -7.080590425485981e-19,
+            -0.08333333333333333,
+        ],
+    );
+}
+
+/// `tapegrad::loss::hinge(x, y)`; JAX: `jnp.mean(jax.nn.relu(1.0 - y * x))`
+#[test]
+fn loss_hinge() {
+    let tape = Tape::new();
+    let x = tape.param(t(&[2, 3], &[0.7, -1.3, 2.1, -0.4, 1.9, -2.6]));
+    let y = tape.constant(t(&[2, 3], &[1.0, -1.0, 1.0, -1.0, -1.0, 1.0]));
+    let y = tapegrad::loss::hinge(x, y);
+    check(
+        "loss_hinge",
+        "value",
+        &y.value(),
+        &[],
+        &[1.2333333333333332],
+    );
+    let grads = y.backward();
+    check(
+        "loss_hinge",
+        "d/dx",
+        &grads[x],
+        &[2, 3],
+        &[
+            -0.16666666666666666,
+            0.0,
+            -0.0,
+            0.16666666666666666,
+            0.16666666666666666,
+            -0.16666666666666666,
+        ],
+    );
+}
+
+// 120 cases.
 
 /* The generator, gen.py, verbatim:
 
@@ -4049,6 +4363,8 @@ XC = [[0.2, -1.0, 0.5], [1.5, 0.3, -0.8], [-0.4, 0.9, 1.2], [0.7, -0.6, -1.1]]  
 W32 = [[0.3, -0.7], [1.1, 0.25], [-0.5, 0.9]]
 B2 = [0.1, -0.2]
 T42 = [[1.0, 0.0], [0.0, 1.0], [0.0, 1.0], [1.0, 0.0]]  # one-hot targets
+P23 = [[1.0, 0.0, 0.25], [0.0, 1.0, 0.5]]  # binary targets and probabilities
+Y23 = [[1.0, -1.0, 1.0], [-1.0, -1.0, 1.0]]  # labels of +-1
 
 # ---------------------------------------------------------------------------------------------
 # Cases: (name, inputs, JAX expression, tapegrad expression, ignore reason or None, note or None)
@@ -4075,6 +4391,9 @@ case("neg", [p("x", X23)], "-x", "-x")
 case("step", [p("x", X23)], "jnp.where(x > 0, 1.0, 0.0)", "x.step()")
 case("relu", [p("x", X23)], "jax.nn.relu(x)", "x.relu()")
 case("sigmoid", [p("x", X23)], "jax.nn.sigmoid(x)", "x.sigmoid()")
+case("softplus", [p("x", X23)], "jax.nn.softplus(x)", "x.softplus()")
+case("softplus_extremes", [p("x", BIG)], "jax.nn.softplus(x)", "x.softplus()")
+case("softplus_at_zero", [p("x", KINK)], "jax.nn.softplus(x)", "x.softplus()")
 case("tanh", [p("x", X23)], "jnp.tanh(x)", "x.tanh()")
 case("exp", [p("x", X23)], "jnp.exp(x)", "x.exp()")
 case("ln", [p("x", POS23)], "jnp.log(x)", "x.ln()")
@@ -4191,6 +4510,39 @@ case(
     "jnp.sum(a * a + jnp.exp(a) / a - jnp.sqrt(a) * b)",
     "(a * a + a.exp() / a - a.sqrt() * b).sum()",
     note="a is read four times: its gradient accumulates",
+)
+
+# The losses of tapegrad::loss, against JAX formulas written independently of tapegrad's.
+case("loss_mse", [p("x", X23), p("t", KINK)], "jnp.mean((x - t) ** 2)", "tapegrad::loss::mse(x, t)")
+case(
+    "loss_cross_entropy",
+    [p("x", XC)],
+    "-jnp.mean(jax.nn.log_softmax(x, axis=1)[jnp.arange(4), jnp.array([0, 2, 1, 2])])",
+    "tapegrad::loss::cross_entropy(x, &[0, 2, 1, 2])",
+)
+case(
+    "loss_cross_entropy_big",
+    [p("x", BIG)],
+    "-jnp.mean(jax.nn.log_softmax(x, axis=1)[jnp.arange(2), jnp.array([2, 0])])",
+    "tapegrad::loss::cross_entropy(x, &[2, 0])",
+)
+case(
+    "loss_binary_cross_entropy_with_logits",
+    [p("x", X23), c("t", P23)],
+    "jnp.mean(-t * jax.nn.log_sigmoid(x) - (1.0 - t) * jax.nn.log_sigmoid(-x))",
+    "tapegrad::loss::binary_cross_entropy_with_logits(x, t)",
+)
+case(
+    "loss_binary_cross_entropy_with_logits_confident",
+    [p("x", [[20.0, -25.0, 30.0], [-35.0, 40.0, 0.0]]), c("t", [[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]])],
+    "jnp.mean(-t * jax.nn.log_sigmoid(x) - (1.0 - t) * jax.nn.log_sigmoid(-x))",
+    "tapegrad::loss::binary_cross_entropy_with_logits(x, t)",
+)
+case(
+    "loss_hinge",
+    [p("x", X23), c("y", Y23)],
+    "jnp.mean(jax.nn.relu(1.0 - y * x))",
+    "tapegrad::loss::hinge(x, y)",
 )
 
 # ---------------------------------------------------------------------------------------------

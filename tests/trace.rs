@@ -331,3 +331,36 @@ fn assert_contributions_add_up(trace: &Trace) {
         }
     }
 }
+
+#[test]
+fn fused_losses_name_their_factors() {
+    let tape = Tape::new();
+    let logits = tape.param(Tensor::from([0.0, 2.0])).named("x");
+    let targets = tape.param(Tensor::from([1.0, 0.0])).named("t");
+    let loss =
+        tapegrad::loss::binary_cross_entropy_with_logits(logits, targets) + logits.softplus().sum();
+    let trace = loss.backward_trace();
+    let factors: Vec<(String, Tensor)> = trace
+        .iter()
+        .flat_map(|step| &step.inputs)
+        .filter_map(|input| match &input.factor {
+            LocalFactor::Elementwise { formula, value }
+                if formula.contains('σ') || formula == "−x" =>
+            {
+                Some((formula.clone(), value.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    let sigma2 = 1.0 / (1.0 + (-2.0f64).exp());
+    assert_eq!(
+        factors,
+        [
+            ("σ(x)".to_string(), Tensor::from([0.5, sigma2])),
+            ("σ(x) − t".to_string(), Tensor::from([-0.5, sigma2])),
+            ("−x".to_string(), Tensor::from([-0.0, -2.0])),
+        ]
+    );
+    assert_same_gradients(trace.grads(), &loss.backward(), &[logits, targets]);
+    assert_contributions_add_up(&trace);
+}

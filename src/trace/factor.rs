@@ -74,9 +74,18 @@ pub(crate) fn local_factor(
             format!("−{z}/{}", n(x)),
             out.zip_with(v(x), "div", |z, x| -z / x),
         ),
+        Op::BceWithLogits(x, t) if position == 0 => elementwise(
+            format!("σ({}) − {}", n(x), n(t)),
+            v(x).zip_with(v(t), "bce_with_logits", |x, t| 1.0 / (1.0 + (-x).exp()) - t),
+        ),
+        Op::BceWithLogits(x, _) => elementwise(format!("−{}", n(x)), v(x).map(|x| -x)),
         Op::Step(_) => LocalFactor::Zero,
         Op::Relu(x) => elementwise(format!("[{} > 0]", n(x)), v(x).map(|x| f64::from(x > 0.0))),
         Op::Sigmoid(_) => elementwise(format!("{z}·(1 − {z})"), out.map(|z| z * (1.0 - z))),
+        Op::Softplus(x) => elementwise(
+            format!("σ({})", n(x)),
+            v(x).map(|x| 1.0 / (1.0 + (-x).exp())),
+        ),
         Op::Tanh(_) => elementwise(format!("1 − {z}²"), out.map(|z| 1.0 - z * z)),
         Op::Exp(_) => elementwise(z.to_string(), out.clone()),
         Op::Ln(x) => elementwise(format!("1/{}", n(x)), v(x).map(|x| 1.0 / x)),

@@ -1,0 +1,564 @@
+//! [`ParamStore`]: a model's named parameters, kept across steps while each step records a
+//! fresh tape.
+//!
+//! A tape lives for one step; a model's weights live for the whole training run. The store
+//! holds the weights as plain tensors in insertion order. Each step puts them on a tape
+//! ([`ParamStore::on_tape`], giving [`Params`]: the `Var`s by name or by [`ParamId`]), and takes
+//! their gradients off it ([`Params::grads`], giving [`ParamGrads`], which outlive the tape).
+//! An optimizer then updates the store in place. Saving and loading is in `params/file.rs`.
+
+use crate::backward::Grads;
+use crate::tape::Tape;
+use crate::tensor::Tensor;
+use crate::var::Var;
+use indexmap::IndexMap;
+use std::fmt;
+use std::ops::{Index, IndexMut};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+mod file;
+
+/// A parameter's handle: its position in its [`ParamStore`], returned by
+/// [`ParamStore::insert`], and which store that is.
+///
+/// Indexing by id is a `Vec` lookup; indexing by name is a hash lookup. Layers keep ids. An id
+/// used with another store panics instead of silently reading that store's parameter at the
+/// same position (a clone of the store, and a store refilled by
+/// [`load_into`](ParamStore::load_into), are the same store).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ParamId {
+    store: u64,
+    index: usize,
+}
+
+impl ParamId {
+    /// The parameter's position in insertion order, counting from 0.
+    pub fn index(self) -> usize {
+        self.index
+    }
+}
+
+static NEXT_STORE: AtomicU64 = AtomicU64::new(0);
+
+/// Named parameter tensors, in insertion order.
+///
+/// ```
+/// use tapegrad::{ParamStore, Tape, Tensor};
+///
+/// let mut store = ParamStore::new();
+/// let w = store.insert("w", Tensor::from([1.0, -2.0]));
+/// store.insert("b", 0.5);
+///
+/// let tape = Tape::new();
+/// let p = store.on_tape(&tape);                  // this step's Vars, by id or by name
+/// let x = tape.constant(Tensor::from([3.0, 4.0]));
+/// let loss = (x * p[w]).sum() + p["b"];          // w·x + b = 3 − 8 + 0.5
+/// assert_eq!(loss.value().item(), -4.5);
+/// let grads = p.grads(&loss.backward());         // outlives the tape
+/// assert_eq!(grads[w].data(), &[3.0, 4.0]);
+/// ```
+///
+/// Two stores are equal (`==`) when they hold the same names in the same order with equal
+/// values (`Tensor`'s `==`: NaN ≠ NaN, −0.0 = 0.0); for bits, compare `to_bits` of the data.
+#[derive(Clone)]
+pub struct ParamStore {
+    params: IndexMap<String, Tensor>,
+    /// Which store this is, for checking the ids, gradients and optimizers used with it.
+    tag: u64,
+}
+
+impl ParamStore {
+    /// An empty store.
+    pub fn new() -> ParamStore {
+        ParamStore::from_map(IndexMap::new())
+    }
+
+    pub(crate) fn from_map(params: IndexMap<String, Tensor>) -> ParamStore {
+        ParamStore {
+            params,
+            tag: NEXT_STORE.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    /// The identity that ids, gradients and optimizer state record.
+    pub(crate) fn tag(&self) -> u64 {
+        self.tag
+    }
+
+    /// Adds a parameter and returns its id.
+    ///
+    /// # Panics
+    ///
+    /// If the store already holds `name`, or if `name` is empty or contains a control
+    /// character (names are written to files one per line) or is `__metadata__` (reserved by
+    /// the file format).
+    #[track_caller]
+    pub fn insert(&mut self, name: impl Into<String>, value: impl Into<Tensor>) -> ParamId {
+        let name = name.into();
+        if let Err(reason) = file::check_name(&name) {
+            panic!("ParamStore::insert: {reason}");
+        }
+        // Checked before inserting, which would overwrite the value: a caught panic must leave
+        // the store as it was.
+        if self.params.contains_key(&name) {
+            panic!("ParamStore::insert: the store already holds a parameter `{name}`");
+        }
+        let (index, _) = self.params.insert_full(name, value.into());
+        self.id_at(index)
+    }
+
+    /// The id of the parameter called `name`.
+    pub fn id(&self, name: &str) -> Option<ParamId> {
+        self.params
+            .get_index_of(name)
+            .map(|index| self.id_at(index))
+    }
+
+    /// Whether the store holds a parameter called `name`.
+    pub fn contains(&self, name: &str) -> bool {
+        self.params.contains_key(name)
+    }
+
+    fn id_at(&self, index: usize) -> ParamId {
+        ParamId {
+            store: self.tag,
+            index,
+        }
+    }
+
+    /// The value of the parameter called `name`.
+    pub fn get(&self, name: &str) -> Option<&Tensor> {
+        self.params.get(name)
+    }
+
+    /// The name of parameter `id`.
+    ///
+    /// # Panics
+    ///
+    /// If `id` does not belong to this store.
+    #[track_caller]
+    pub fn name(&self, id: ParamId) -> &str {
+        self.entry(id).0
+    }
+
+    /// The number of parameters (tensors, not elements: see [`num_elements`](Self::num_elements)).
+    pub fn len(&self) -> usize {
+        self.params.len()
+    }
+
+    /// Whether the store holds no parameter.
+    pub fn is_empty(&self) -> bool {
+        self.params.is_empty()
+    }
+
+    /// The total number of elements over all parameters (what a model summary calls its size).
+    pub fn num_elements(&self) -> usize {
+        self.params.values().map(Tensor::len).sum()
+    }
+
+    /// `(name, value)` in insertion order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &Tensor)> {
+        self.params
+            .iter()
+            .map(|(name, value)| (name.as_str(), value))
+    }
+
+    /// Every id, in insertion order.
+    pub fn ids(&self) -> impl ExactSizeIterator<Item = ParamId> + use<> {
+        let store = self.tag;
+        (0..self.params.len()).map(move |index| ParamId { store, index })
+    }
+
+    /// A table of every parameter's name, shape and element count, and the total; its
+    /// `Display` is what you print before training.
+    ///
+    /// ```
+    /// use tapegrad::{ParamStore, Tensor};
+    ///
+    /// let mut store = ParamStore::new();
+    /// store.insert("fc1.weight", Tensor::zeros(&[2, 16]));
+    /// store.insert("fc1.bias", Tensor::zeros(&[16]));
+    /// assert_eq!(
+    ///     store.summary().to_string(),
+    ///     "parameter   shape    count\n\
+    ///      fc1.weight  [2, 16]     32\n\
+    ///      fc1.bias    [16]        16\n\
+    ///      total                   48\n"
+    /// );
+    /// ```
+    pub fn summary(&self) -> Summary<'_> {
+        Summary { store: self }
+    }
+
+    /// Records every parameter on `tape` as a `param` leaf, and returns the `Var`s of this step.
+    ///
+    /// The tape shares the parameters' buffers (no copy). Drop or [`clear`](Tape::clear) the
+    /// tape before updating the store, so that the update writes in place instead of copying.
+    #[track_caller]
+    pub fn on_tape<'s, 't>(&'s self, tape: &'t Tape) -> Params<'s, 't> {
+        let vars = self
+            .params
+            .values()
+            .map(|value| tape.param(value.clone()))
+            .collect();
+        Params { store: self, vars }
+    }
+
+    /// Calls `update(id, value, grad)` for every parameter a gradient flowed to, with its value
+    /// as a mutable slice (written in place when no tape or clone shares it) and its gradient.
+    /// Parameters no gradient flowed to are skipped, as PyTorch's optimizers skip a parameter
+    /// whose `.grad` is `None`. Optimizers are built on this.
+    ///
+    /// # Panics
+    ///
+    /// If `grads` were not taken from this store (or from a clone of it), or if a parameter's
+    /// shape changed since.
+    #[track_caller]
+    pub fn update(
+        &mut self,
+        grads: &ParamGrads,
+        mut update: impl FnMut(ParamId, &mut [f64], &[f64]),
+    ) {
+        assert!(
+            grads.store == self.tag && grads.grads.len() == self.params.len(),
+            "ParamStore::update: the gradients were taken from another store \
+             ({} gradients for {} parameters)",
+            grads.grads.len(),
+            self.params.len()
+        );
+        let store = self.tag;
+        let flowing = grads.grads.iter().zip(&grads.flowed);
+        for (index, ((name, value), (grad, &flowed))) in
+            self.params.iter_mut().zip(flowing).enumerate()
+        {
+            if !flowed {
+                continue;
+            }
+            assert!(
+                value.shape() == grad.shape(),
+                "ParamStore::update: parameter `{name}` has shape {:?} but its gradient {:?}",
+                value.shape(),
+                grad.shape()
+            );
+            update(ParamId { store, index }, value.data_mut(), grad.data());
+        }
+    }
+
+    #[track_caller]
+    fn check_id(&self, id: ParamId) -> usize {
+        assert!(
+            id.store == self.tag,
+            "ParamStore: parameter id {} belongs to another store (to run a model on weights \
+             from a file, build it on a store and call load_into)",
+            id.index
+        );
+        assert!(
+            id.index < self.params.len(),
+            "ParamStore: parameter id {} is not in this store of {} parameters",
+            id.index,
+            self.params.len()
+        );
+        id.index
+    }
+
+    #[track_caller]
+    fn entry(&self, id: ParamId) -> (&str, &Tensor) {
+        let (name, value) = self.params.get_index(self.check_id(id)).expect("checked");
+        (name, value)
+    }
+}
+
+impl Default for ParamStore {
+    fn default() -> ParamStore {
+        ParamStore::new()
+    }
+}
+
+impl PartialEq for ParamStore {
+    /// The same names in the same order (ids are positions), with equal values.
+    fn eq(&self, other: &ParamStore) -> bool {
+        self.params.len() == other.params.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Index<ParamId> for ParamStore {
+    type Output = Tensor;
+
+    /// # Panics
+    ///
+    /// If `id` does not belong to this store.
+    #[track_caller]
+    fn index(&self, id: ParamId) -> &Tensor {
+        self.entry(id).1
+    }
+}
+
+impl IndexMut<ParamId> for ParamStore {
+    /// # Panics
+    ///
+    /// If `id` does not belong to this store.
+    #[track_caller]
+    fn index_mut(&mut self, id: ParamId) -> &mut Tensor {
+        let index = self.check_id(id);
+        &mut self.params[index]
+    }
+}
+
+impl Index<&str> for ParamStore {
+    type Output = Tensor;
+
+    /// # Panics
+    ///
+    /// If the store holds no parameter called `name`.
+    #[track_caller]
+    fn index(&self, name: &str) -> &Tensor {
+        match self.params.get(name) {
+            Some(value) => value,
+            None => panic!("ParamStore: no parameter called `{name}`"),
+        }
+    }
+}
+
+impl IndexMut<&str> for ParamStore {
+    /// # Panics
+    ///
+    /// If the store holds no parameter called `name`.
+    #[track_caller]
+    fn index_mut(&mut self, name: &str) -> &mut Tensor {
+        match self.params.get_mut(name) {
+            Some(value) => value,
+            None => panic!("ParamStore: no parameter called `{name}`"),
+        }
+    }
+}
+
+impl fmt::Debug for ParamStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+/// The store's parameters recorded on one tape, for one step. Index by [`ParamId`] or by name.
+///
+/// `'s` is the borrow of the store and `'t` that of the tape; they are separate so that the
+/// step's `Var`s (the loss, say) may outlive the borrow of the store that the update needs.
+pub struct Params<'s, 't> {
+    store: &'s ParamStore,
+    vars: Vec<Var<'t>>,
+}
+
+impl<'t> Params<'_, 't> {
+    /// The `Var` of the parameter called `name`.
+    pub fn get(&self, name: &str) -> Option<Var<'t>> {
+        self.store
+            .params
+            .get_index_of(name)
+            .map(|index| self.vars[index])
+    }
+
+    /// `(name, var)` in insertion order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, Var<'t>)> {
+        self.store
+            .params
+            .keys()
+            .map(String::as_str)
+            .zip(self.vars.iter().copied())
+    }
+
+    /// The gradient of every parameter, detached from the tape so that the tape can be dropped
+    /// before the optimizer updates the store.
+    ///
+    /// # Panics
+    ///
+    /// If `grads` comes from another tape (see [`Grads`]).
+    #[track_caller]
+    pub fn grads(&self, grads: &Grads) -> ParamGrads {
+        let (grads, flowed) = self
+            .vars
+            .iter()
+            .map(|&var| match grads.get(var) {
+                Some(g) => (g.clone(), true),
+                None => (Tensor::zeros(&var.shape()), false),
+            })
+            .unzip();
+        ParamGrads {
+            store: self.store.tag,
+            grads,
+            flowed,
+        }
+    }
+}
+
+impl<'t> Index<ParamId> for Params<'_, 't> {
+    type Output = Var<'t>;
+
+    /// # Panics
+    ///
+    /// If `id` does not belong to the store these params came from.
+    #[track_caller]
+    fn index(&self, id: ParamId) -> &Var<'t> {
+        &self.vars[self.store.check_id(id)]
+    }
+}
+
+impl<'t> Index<&str> for Params<'_, 't> {
+    type Output = Var<'t>;
+
+    /// # Panics
+    ///
+    /// If the store holds no parameter called `name`.
+    #[track_caller]
+    fn index(&self, name: &str) -> &Var<'t> {
+        match self.store.params.get_index_of(name) {
+            Some(index) => &self.vars[index],
+            None => panic!("Params: no parameter called `{name}`"),
+        }
+    }
+}
+
+/// The gradients of a store's parameters from one backward pass, in the store's order.
+///
+/// A parameter that does not reach the loss has no gradient (`get` gives `None`, indexing
+/// gives zeros), and optimizers leave it alone, as PyTorch's do with a `None` `.grad`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParamGrads {
+    store: u64,
+    /// Zeros where no gradient flowed, so that indexing has a tensor of the right shape.
+    grads: Vec<Tensor>,
+    flowed: Vec<bool>,
+}
+
+impl ParamGrads {
+    /// The gradient of parameter `id`, or `None` if no gradient flowed to it.
+    ///
+    /// # Panics
+    ///
+    /// If `id` does not belong to the store these gradients came from.
+    #[track_caller]
+    pub fn get(&self, id: ParamId) -> Option<&Tensor> {
+        self.check_id(id);
+        self.flowed[id.index].then(|| &self.grads[id.index])
+    }
+
+    /// The gradients in the store's order, `None` where no gradient flowed.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = Option<&Tensor>> {
+        self.grads
+            .iter()
+            .zip(&self.flowed)
+            .map(|(g, &flowed)| flowed.then_some(g))
+    }
+
+    /// The number of parameters (with or without a gradient).
+    pub fn len(&self) -> usize {
+        self.grads.len()
+    }
+
+    /// Whether there is no parameter (the store was empty).
+    pub fn is_empty(&self) -> bool {
+        self.grads.is_empty()
+    }
+
+    /// The L2 norm of all the gradients together, `√(Σ g²)` over every element of every
+    /// gradient: what gradient clipping compares with its threshold.
+    pub fn norm(&self) -> f64 {
+        let squares = self
+            .iter()
+            .flatten()
+            .flat_map(|g| g.data().iter().map(|x| x * x));
+        squares.sum::<f64>().sqrt()
+    }
+
+    /// Multiplies every gradient by `factor`, in place when not shared. Clipping to a norm of at
+    /// most `max`: `if grads.norm() > max { grads.scale(max / grads.norm()) }`.
+    pub fn scale(&mut self, factor: f64) {
+        for (g, _) in self
+            .grads
+            .iter_mut()
+            .zip(&self.flowed)
+            .filter(|(_, flowed)| **flowed)
+        {
+            g.data_mut().iter_mut().for_each(|x| *x *= factor);
+        }
+    }
+
+    #[track_caller]
+    fn check_id(&self, id: ParamId) {
+        assert!(
+            id.store == self.store && id.index < self.grads.len(),
+            "ParamGrads: parameter id {} belongs to another store",
+            id.index
+        );
+    }
+}
+
+impl Index<ParamId> for ParamGrads {
+    type Output = Tensor;
+
+    /// The gradient of parameter `id`, with its shape; zeros if no gradient flowed to it (use
+    /// [`get`](ParamGrads::get) to tell).
+    ///
+    /// # Panics
+    ///
+    /// If `id` does not belong to the store these gradients came from.
+    #[track_caller]
+    fn index(&self, id: ParamId) -> &Tensor {
+        self.check_id(id);
+        &self.grads[id.index]
+    }
+}
+
+/// A model summary: every parameter's name, shape and count, then the total. See
+/// [`ParamStore::summary`].
+pub struct Summary<'s> {
+    store: &'s ParamStore,
+}
+
+impl fmt::Display for Summary<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let rows: Vec<(&str, String, String)> = self
+            .store
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name,
+                    format!("{:?}", value.shape()),
+                    value.len().to_string(),
+                )
+            })
+            .collect();
+        let total = self.store.num_elements().to_string();
+        let name_width = rows
+            .iter()
+            .map(|r| r.0.chars().count())
+            .chain(["parameter".len(), "total".len()]);
+        let name_width = name_width.max().unwrap_or(0);
+        let shape_width = rows
+            .iter()
+            .map(|r| r.1.chars().count())
+            .chain(["shape".len()])
+            .max()
+            .unwrap_or(0);
+        let count_width = rows
+            .iter()
+            .map(|r| r.2.len())
+            .chain(["count".len(), total.len()])
+            .max()
+            .unwrap_or(0);
+        writeln!(
+            f,
+            "{:name_width$}  {:shape_width$}  {:>count_width$}",
+            "parameter", "shape", "count"
+        )?;
+        for (name, shape, count) in &rows {
+            writeln!(
+                f,
+                "{name:name_width$}  {shape:shape_width$}  {count:>count_width$}"
+            )?;
+        }
+        writeln!(
+            f,
+            "{:name_width$}  {:shape_width$}  {total:>count_width$}",
+            "total", ""
+        )
+    }
+}

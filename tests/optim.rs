@@ -1,0 +1,313 @@
+//! The optimizers of `tapegrad::optim` against PyTorch's update rules written out by hand, step
+//! by step, on gradients we choose; and their contract with the store (in place, panics).
+//! tests/reference_training.rs also replays whole training runs against JAX and optax.
+
+use approx::assert_relative_eq;
+use tapegrad::optim::{Adam, Sgd};
+use tapegrad::{ParamGrads, ParamStore, Tape, Tensor};
+
+/// A store with one parameter `w`, and the gradients of `Σ c ⊙ w²` (that is `2 c ⊙ w`), so each
+/// step sees a gradient that depends on the updated value.
+fn quadratic_grads(store: &ParamStore, c: &Tensor) -> ParamGrads {
+    let tape = Tape::new();
+    let p = store.on_tape(&tape);
+    let c = tape.constant(c.clone());
+    let loss = (c * p["w"] * p["w"]).sum();
+    p.grads(&loss.backward())
+}
+
+fn store_with(w: &[f64]) -> ParamStore {
+    let mut store = ParamStore::new();
+    store.insert("w", Tensor::from(w.to_vec()));
+    store
+}
+
+/// PyTorch's SGD on one element, as in torch/optim/sgd.py (_single_tensor_sgd).
+/// `(momentum, dampening, weight_decay, nesterov)` are PyTorch's keyword arguments.
+fn torch_sgd(steps: usize, w0: f64, c: f64, lr: f64, variant: (f64, f64, f64, bool)) -> f64 {
+    let (momentum, dampening, wd, nesterov) = variant;
+    let mut p = w0;
+    let mut buf: Option<f64> = None;
+    for _ in 0..steps {
+        let mut d = 2.0 * c * p;
+        d += wd * p;
+        if momentum != 0.0 {
+            let b = match buf {
+                None => d,
+                Some(b) => momentum * b + (1.0 - dampening) * d,
+            };
+            buf = Some(b);
+            d = if nesterov { d + momentum * b } else { b };
+        }
+        p += -lr * d;
+    }
+    p
+}
+
+/// PyTorch's Adam on one element, as in torch/optim/adam.py (_single_tensor_adam).
+fn torch_adam(
+    steps: usize,
+    w0: f64,
+    c: f64,
+    lr: f64,
+    (b1, b2): (f64, f64),
+    eps: f64,
+    wd: f64,
+) -> f64 {
+    let (mut p, mut m, mut v) = (w0, 0.0, 0.0);
+    for t in 1..=steps {
+        let g = 2.0 * c * p + wd * p;
+        m += (1.0 - b1) * (g - m);
+        v = v * b2 + (1.0 - b2) * g * g;
+        let bc1 = 1.0 - b1.powf(t as f64);
+        let bc2 = 1.0 - b2.powf(t as f64);
+        let denom = v.sqrt() / bc2.sqrt() + eps;
+        p -= lr / bc1 * m / denom;
+    }
+    p
+}
+
+const W0: [f64; 4] = [1.5, -0.5, 0.25, -2.0];
+const C: [f64; 4] = [1.0, 0.3, 2.0, 0.05];
+
+fn run(mut step: impl FnMut(&mut ParamStore, &ParamGrads), steps: usize) -> Vec<f64> {
+    let mut store = store_with(&W0);
+    let c = Tensor::from(C);
+    for _ in 0..steps {
+        let grads = quadratic_grads(&store, &c);
+        step(&mut store, &grads);
+    }
+    store["w"].to_vec()
+}
+
+#[test]
+fn plain_sgd_is_w_minus_lr_g() {
+    // Two steps on Σ w² with lr 0.25: w ← w − 0.5 w, twice.
+    let mut sgd = Sgd::new(0.25);
+    let mut store = store_with(&[4.0, -8.0]);
+    for _ in 0..2 {
+        let grads = quadratic_grads(&store, &Tensor::from([1.0, 1.0]));
+        sgd.step(&mut store, &grads);
+    }
+    assert_eq!(store["w"].data(), &[1.0, -2.0]);
+}
+
+#[test]
+fn sgd_variants_follow_pytorch_rules_for_ten_steps() {
+    let variants: [(f64, f64, f64, bool); 5] = [
+        (0.0, 0.0, 0.0, false),
+        (0.9, 0.0, 0.0, false),
+        (0.9, 0.5, 0.0, false),
+        (0.8, 0.0, 0.01, true),
+        (0.0, 0.0, 0.1, false),
+    ];
+    for (momentum, dampening, wd, nesterov) in variants {
+        let mut sgd = Sgd::new(0.1)
+            .with_momentum(momentum)
+            .with_dampening(dampening)
+            .with_weight_decay(wd);
+        if nesterov {
+            sgd = sgd.with_nesterov();
+        }
+        let got = run(|s, g| sgd.step(s, g), 10);
+        for (i, &g) in got.iter().enumerate() {
+            let want = torch_sgd(10, W0[i], C[i], 0.1, (momentum, dampening, wd, nesterov));
+            assert_relative_eq!(g, want, max_relative = 1e-15);
+        }
+    }
+}
+
+#[test]
+fn momentum_is_remembered_between_steps() {
+    // With momentum 0.9 the second step moves further than plain SGD's would.
+    let plain = run(|s, g| Sgd::new(0.1).step(s, g), 2);
+    let mut sgd = Sgd::new(0.1).with_momentum(0.9);
+    let heavy = run(|s, g| sgd.step(s, g), 2);
+    assert!(heavy[0].abs() < plain[0].abs(), "{heavy:?} vs {plain:?}");
+    // By hand for w = 1.5, c = 1: g₀ = 3, b = 3, w₁ = 1.2; g₁ = 2.4, b = 2.7 + 2.4 = 5.1, w₂ = 0.69.
+    assert_relative_eq!(heavy[0], 0.69, max_relative = 1e-15);
+}
+
+#[test]
+fn adam_follows_pytorch_rules_for_ten_steps() {
+    let settings = [
+        (0.1, (0.9, 0.999), 1e-8, 0.0),
+        (0.05, (0.8, 0.99), 1e-6, 0.1),
+        (0.5, (0.0, 0.5), 1e-3, 0.0),
+    ];
+    for (lr, (b1, b2), eps, wd) in settings {
+        let mut adam = Adam::new(lr)
+            .with_betas(b1, b2)
+            .with_eps(eps)
+            .with_weight_decay(wd);
+        let got = run(|s, g| adam.step(s, g), 10);
+        assert_eq!(adam.steps(), 10);
+        for (i, &g) in got.iter().enumerate() {
+            let want = torch_adam(10, W0[i], C[i], lr, (b1, b2), eps, wd);
+            assert_relative_eq!(g, want, max_relative = 1e-14);
+        }
+    }
+}
+
+#[test]
+fn adams_first_step_moves_each_weight_by_about_lr() {
+    // Step 1: m̂ = g and v̂ = g², so the step is lr·g/(|g| + ε).
+    let mut adam = Adam::new(0.01);
+    let got = run(|s, g| adam.step(s, g), 1);
+    for i in 0..4 {
+        let g = 2.0 * C[i] * W0[i];
+        assert_relative_eq!(
+            got[i],
+            W0[i] - 0.01 * g / (g.abs() + 1e-8),
+            max_relative = 1e-15
+        );
+    }
+}
+
+#[test]
+fn updates_write_in_place_once_the_tape_is_gone() {
+    let mut store = store_with(&W0);
+    let before = store["w"].data().as_ptr();
+    let grads = quadratic_grads(&store, &Tensor::from(C));
+    Sgd::new(0.1).with_momentum(0.9).step(&mut store, &grads);
+    Adam::new(0.1).step(&mut store, &grads);
+    assert_eq!(
+        store["w"].data().as_ptr(),
+        before,
+        "the update copied the parameter"
+    );
+}
+
+#[test]
+fn an_update_never_changes_a_tensor_shared_elsewhere() {
+    let mut store = store_with(&W0);
+    let kept = store["w"].clone(); // e.g. a snapshot for early stopping
+    let grads = quadratic_grads(&store, &Tensor::from(C));
+    Sgd::new(0.1).step(&mut store, &grads);
+    assert_eq!(kept.data(), &W0);
+    assert_ne!(store["w"].data(), &W0);
+}
+
+#[test]
+#[should_panic(expected = "Sgd: Nesterov momentum needs momentum > 0 and dampening = 0")]
+fn nesterov_without_momentum_is_refused() {
+    let mut store = store_with(&W0);
+    let grads = quadratic_grads(&store, &Tensor::from(C));
+    Sgd::new(0.1).with_nesterov().step(&mut store, &grads);
+}
+
+#[test]
+#[should_panic(
+    expected = "ParamStore::update: the gradients were taken from another store (1 gradients for 2 parameters)"
+)]
+fn gradients_of_a_store_that_grew_are_refused() {
+    let mut store = store_with(&W0);
+    let grads = quadratic_grads(&store, &Tensor::from(C));
+    store.insert("b", 0.0);
+    Adam::new(0.1).step(&mut store, &grads);
+}
+
+#[test]
+#[should_panic(
+    expected = "Adam: the store holds 2 parameters but the optimizer's state was made for 1"
+)]
+fn an_optimizer_notices_a_store_that_grew() {
+    let mut store = store_with(&W0);
+    let mut adam = Adam::new(0.1);
+    let grads = quadratic_grads(&store, &Tensor::from(C));
+    adam.step(&mut store, &grads);
+    store.insert("b", 0.0);
+    let tape = Tape::new();
+    let p = store.on_tape(&tape);
+    let loss = p["w"].sum() + p["b"];
+    let grads = p.grads(&loss.backward());
+    drop(p);
+    adam.step(&mut store, &grads);
+}
+
+#[test]
+#[should_panic(expected = "ParamStore::update: the gradients were taken from another store")]
+fn gradients_of_another_store_of_the_same_shape_are_refused() {
+    let (mut a, b) = (store_with(&W0), store_with(&W0));
+    let grads_of_b = quadratic_grads(&b, &Tensor::from(C));
+    Sgd::new(0.1).step(&mut a, &grads_of_b);
+}
+
+#[test]
+#[should_panic(
+    expected = "Adam: stepped on another store than before; use one optimizer per store"
+)]
+fn one_optimizer_serves_one_store() {
+    let (mut a, mut b) = (store_with(&W0), store_with(&W0));
+    let mut adam = Adam::new(0.1);
+    let grads = quadratic_grads(&a, &Tensor::from(C));
+    adam.step(&mut a, &grads);
+    let grads = quadratic_grads(&b, &Tensor::from(C));
+    adam.step(&mut b, &grads); // a's moments must not move b's weights
+}
+
+#[test]
+#[should_panic(
+    expected = "Sgd: parameter `w` changed size since the optimizer's last step (3 elements, state for 4)"
+)]
+fn a_parameter_that_changed_size_is_caught() {
+    let mut store = store_with(&W0);
+    let mut sgd = Sgd::new(0.1).with_momentum(0.9);
+    let grads = quadratic_grads(&store, &Tensor::from(C));
+    sgd.step(&mut store, &grads);
+    store["w"] = Tensor::from([1.0, 2.0, 3.0]);
+    let grads = quadratic_grads(&store, &Tensor::from([1.0, 1.0, 1.0]));
+    sgd.step(&mut store, &grads);
+}
+
+#[test]
+#[should_panic(expected = "Adam: lr must be ≥ 0, got -0.1")]
+fn a_negative_learning_rate_is_refused() {
+    let mut store = store_with(&W0);
+    let grads = quadratic_grads(&store, &Tensor::from(C));
+    Adam::new(-0.1).step(&mut store, &grads);
+}
+
+/// Two parameters; the loss reads `u` only when `use_u`.
+fn grads_using(store: &ParamStore, use_u: bool) -> ParamGrads {
+    let tape = Tape::new();
+    let p = store.on_tape(&tape);
+    let mut loss = (p["w"] * p["w"]).sum();
+    if use_u {
+        loss = loss + (p["u"] * p["u"]).sum();
+    }
+    p.grads(&loss.backward())
+}
+
+#[test]
+fn parameters_without_a_gradient_are_left_alone_as_pytorch_does() {
+    // PyTorch skips a parameter whose .grad is None: no weight decay, no momentum, and Adam's
+    // bias correction counts that parameter's own steps.
+    let mut store = ParamStore::new();
+    store.insert("w", 1.0);
+    store.insert("u", 1.0);
+    let mut sgd = Sgd::new(0.1).with_momentum(0.9).with_weight_decay(0.5);
+    for _ in 0..3 {
+        let grads = grads_using(&store, false);
+        sgd.step(&mut store, &grads);
+    }
+    assert_eq!(store["u"].item(), 1.0, "no gradient: not decayed");
+    assert_ne!(store["w"].item(), 1.0);
+
+    // u takes its first Adam step at the optimizer's third: its bias correction is that of
+    // step 1, so it moves by lr·g/(|g| + ε), exactly as a fresh optimizer's first step would.
+    let mut store = ParamStore::new();
+    store.insert("w", 1.0);
+    store.insert("u", 1.0);
+    let mut adam = Adam::new(0.1);
+    for use_u in [false, false, true] {
+        let grads = grads_using(&store, use_u);
+        adam.step(&mut store, &grads);
+    }
+    assert_eq!(adam.steps(), 3);
+    assert_relative_eq!(
+        store["u"].item(),
+        1.0 - 0.1 * 2.0 / (2.0 + 1e-8),
+        max_relative = 1e-15
+    );
+}
