@@ -6,8 +6,14 @@ use std::sync::Mutex;
 use tapegrad::{Tape, Tensor};
 
 /// Runs `f`, which must panic, and returns the file and line the panic reports.
+///
+/// The panic hook is global to the process and the tests run in parallel, so one lock is held
+/// for the whole swap of the hook: otherwise a test can catch the other's hook, and a panic
+/// inside the hook while it holds `LOCATION` deadlocks.
 fn panic_location(f: impl FnOnce() + panic::UnwindSafe) -> (String, u32) {
+    static SERIAL: Mutex<()> = Mutex::new(());
     static LOCATION: Mutex<Option<(String, u32)>> = Mutex::new(None);
+    let _serial = SERIAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let previous = panic::take_hook();
     panic::set_hook(Box::new(|info| {
         let location = info.location().expect("a location");
@@ -16,7 +22,8 @@ fn panic_location(f: impl FnOnce() + panic::UnwindSafe) -> (String, u32) {
     let result = panic::catch_unwind(f);
     panic::set_hook(previous);
     assert!(result.is_err(), "expected a panic");
-    LOCATION.lock().unwrap().take().expect("the hook ran")
+    let location = LOCATION.lock().unwrap_or_else(|p| p.into_inner()).take();
+    location.expect("the hook ran")
 }
 
 #[test]
