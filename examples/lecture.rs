@@ -12,7 +12,9 @@
 //! `∂l/∂z = σ′(z)·(w3·∂l/∂z′ + w4·∂l/∂z″)`. This example computes both factors by hand, prints
 //! their product, and checks it against tapegrad's `backward()` and a finite difference.
 //!
-//! Run it with `cargo run --release --example lecture`. `tests/lecture.rs` includes this file
+//! Run it with `cargo run --release --example lecture`; add `--trace` to print tapegrad's own
+//! backward pass step by step (each chain-rule product, in the article's notation), and
+//! `--dot graph.dot` to write a picture of the graph (`dot -Tsvg graph.dot -o graph.svg`). `tests/lecture.rs` includes this file
 //! and checks the printed table.
 
 use tapegrad::check::numeric_grad;
@@ -30,6 +32,8 @@ pub const THETA: [f64; 7] = [1.0, -2.0, 1.0, 0.5, -1.0, -1.5, 0.5];
 /// The nodes of the forward pass that the article talks about.
 #[derive(Clone, Copy)]
 pub struct Network<'t> {
+    /// The parameters, in the order of [`NAMES`].
+    pub theta: [Var<'t>; 7],
     /// The hidden neuron before its sigmoid: `z = x1·w1 + x2·w2 + b`.
     pub z: Var<'t>,
     /// Its activation `a = σ(z)`.
@@ -47,14 +51,21 @@ pub struct Network<'t> {
 /// Records the forward pass for the parameters `theta` (in the order of [`NAMES`]).
 pub fn forward<'t>(theta: [Var<'t>; 7]) -> Network<'t> {
     let [w1, w2, b, w3, b3, w4, b4] = theta;
-    let [x1, x2] = X;
-    let z = x1 * w1 + x2 * w2 + b;
-    let a = z.sigmoid();
-    let z_prime = a * w3 + b3;
-    let z_double_prime = a * w4 + b4;
-    let y = [z_prime.sigmoid(), z_double_prime.sigmoid()];
-    let l = 0.5 * ((y[0] - T[0]).powf(2.0) + (y[1] - T[1]).powf(2.0));
+    // Named as the article names them, so that the trace and the picture use its notation.
+    let tape = w1.tape();
+    let [x1, x2] = X.map(|x| tape.constant(x));
+    let (x1, x2) = (x1.named("x1"), x2.named("x2"));
+    let z = (x1 * w1 + x2 * w2 + b).named("z");
+    let a = z.sigmoid().named("a");
+    let z_prime = (a * w3 + b3).named("z′");
+    let z_double_prime = (a * w4 + b4).named("z″");
+    let y = [
+        z_prime.sigmoid().named("y1"),
+        z_double_prime.sigmoid().named("y2"),
+    ];
+    let l = (0.5 * ((y[0] - T[0]).powf(2.0) + (y[1] - T[1]).powf(2.0))).named("l");
     Network {
+        theta,
         z,
         a,
         z_prime,
@@ -147,11 +158,20 @@ fn finite_difference(i: usize) -> f64 {
     gradient.item()
 }
 
+/// Records the network on `tape`: the parameters of [`THETA`], named as in [`NAMES`], and the
+/// forward pass.
+pub fn record(tape: &Tape) -> Network<'_> {
+    let mut names = NAMES.iter();
+    forward(THETA.map(|value| {
+        tape.param(value)
+            .named(*names.next().expect("one name each"))
+    }))
+}
+
 /// Runs the forward pass, the backward pass by hand and by tapegrad, and fills the table.
 pub fn lecture() -> Lecture {
     let tape = Tape::new();
-    let theta = THETA.map(|value| tape.param(value));
-    let net = forward(theta);
+    let net = record(&tape);
     let grads = net.l.backward();
 
     let factors = backward_factors(&net);
@@ -183,7 +203,7 @@ pub fn lecture() -> Lecture {
                 forward,
                 backward,
                 product: forward * backward,
-                tapegrad: grads[theta[i]].item(),
+                tapegrad: grads[net.theta[i]].item(),
                 numeric: finite_difference(i),
             }
         })
@@ -288,9 +308,28 @@ pub fn report(lecture: &Lecture) -> String {
 }
 
 #[allow(dead_code)] // tests/lecture.rs includes this file and does not call main
-fn main() {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
     let lecture = lecture();
     print!("{}", report(&lecture));
+    if args.iter().any(|a| a == "--trace") {
+        // The same backward pass, one chain-rule step at a time, as tapegrad ran it.
+        let tape = Tape::new();
+        let net = record(&tape);
+        println!(
+            "\nThe backward pass step by step (`--trace`):\n{:.6}",
+            net.l.backward_trace()
+        );
+    }
+    if let Some(i) = args.iter().position(|a| a == "--dot") {
+        let path = args
+            .get(i + 1)
+            .ok_or("--dot needs a file name, e.g. --dot graph.dot")?;
+        let tape = Tape::new();
+        let grads = record(&tape).l.backward();
+        std::fs::write(path, tape.to_dot(Some(&grads)))?;
+        println!("\nwrote {path} (render it with: dot -Tsvg {path} -o graph.svg)");
+    }
     let wrong: Vec<&str> = lecture
         .rows
         .iter()
@@ -301,4 +340,5 @@ fn main() {
         wrong.is_empty(),
         "the chain rule's product disagrees for {wrong:?}"
     );
+    Ok(())
 }

@@ -6,6 +6,9 @@
 //! `backward()` instead: since step′ = 0, `y` acts as a constant and the tape's chain rule gives
 //! exactly the article's `∂L/∂w = −(t − y)·x / 4` and `∂L/∂b = −Σ(t − y) / 4`.
 //!
+//! With `--trace` it also prints each epoch's backward pass one chain-rule step at a time:
+//! every node's ∂L/∂node and each product it adds to its inputs' gradients.
+//!
 //! `examples/perceptron_sgd.rs` trains the same model with the crate's model kit
 //! (`ParamStore`, `loss::perceptron`, `optim::Sgd`) and prints the identical trace.
 //!
@@ -53,6 +56,11 @@ fn grad_update(
 
 /// Trains until the loss is 0 and returns what each epoch printed.
 pub fn train() -> Vec<Epoch> {
+    train_showing(|_, _| {})
+}
+
+/// As [`train`], calling `show(epoch, loss)` before each backward pass (for `--trace`).
+pub fn train_showing(mut show: impl FnMut(usize, Var<'_>)) -> Vec<Epoch> {
     // The data: four points in the plane and their classes.
     let x_data = Tensor::from([[1.0, 1.0], [-1.0, 1.0], [-1.0, -0.5], [-1.0, 1.5]]);
     let t_data = Tensor::from([0.0, 1.0, 0.0, 1.0]);
@@ -65,12 +73,16 @@ pub fn train() -> Vec<Epoch> {
     for epoch in 0.. {
         // Each epoch records a fresh forward pass on the cleared tape.
         tape.clear();
-        let x = tape.constant(x_data.clone());
-        let t = tape.constant(t_data.clone());
-        let (w_var, b_var) = (tape.param(w.clone()), tape.param(b.clone()));
+        // Named as the article names them, for the trace.
+        let x = tape.constant(x_data.clone()).named("x");
+        let t = tape.constant(t_data.clone()).named("t");
+        let (w_var, b_var) = (
+            tape.param(w.clone()).named("w"),
+            tape.param(b.clone()).named("b"),
+        );
 
         let (y, z) = forward(x, w_var, b_var);
-        let loss = loss(t, y, z);
+        let loss = loss(t, y.named("y"), z.named("z")).named("L");
         trace.push(Epoch {
             epoch,
             z: z.value(),
@@ -84,6 +96,7 @@ pub fn train() -> Vec<Epoch> {
         }
 
         // The backward pass, then the update the next epoch's forward pass will use.
+        show(epoch, loss);
         let grads = loss.backward();
         grad_update(&mut w, &mut b, (w_var, b_var), &grads, lr);
     }
@@ -115,5 +128,16 @@ pub fn print(trace: &[Epoch]) {
 
 #[allow(dead_code)] // other files include this one for `train` and `print`, not `main`
 fn main() {
-    print(&train());
+    if std::env::args().any(|a| a == "--trace") {
+        // Each epoch's backward pass, one chain-rule step at a time, before the trace table.
+        let trace = train_showing(|epoch, loss| {
+            println!(
+                "epoch {epoch}: the backward pass, step by step\n{}",
+                loss.backward_trace()
+            );
+        });
+        print(&trace);
+    } else {
+        print(&train());
+    }
 }

@@ -190,7 +190,8 @@ impl ParamStore {
         Summary { store: self }
     }
 
-    /// Records every parameter on `tape` as a `param` leaf, and returns the `Var`s of this step.
+    /// Records every parameter on `tape` as a `param` leaf named after it (so traces and
+    /// pictures of the graph show `mlp.0.weight`), and returns the `Var`s of this step.
     ///
     /// The tape shares the parameters' buffers (no copy). Drop or [`clear`](Tape::clear) the
     /// tape before updating the store, so that the update writes in place instead of copying.
@@ -198,8 +199,8 @@ impl ParamStore {
     pub fn on_tape<'s, 't>(&'s self, tape: &'t Tape) -> Params<'s, 't> {
         let vars = self
             .params
-            .values()
-            .map(|value| tape.param(value.clone()))
+            .iter()
+            .map(|(name, value)| tape.param(value.clone()).named(name.as_str()))
             .collect();
         Params { store: self, vars }
     }

@@ -13,7 +13,9 @@ use tapegrad::{Tape, Tensor};
 fn panic_location(f: impl FnOnce() + panic::UnwindSafe) -> (String, u32) {
     static SERIAL: Mutex<()> = Mutex::new(());
     static LOCATION: Mutex<Option<(String, u32)>> = Mutex::new(None);
-    let _serial = SERIAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let previous = panic::take_hook();
     panic::set_hook(Box::new(|info| {
         let location = info.location().expect("a location");

@@ -1288,3 +1288,13 @@ fn errors_read_well() {
         "bytes: cannot read it as a parameter file: header too small"
     );
 }
+
+#[test]
+fn parameters_on_a_tape_carry_their_names() {
+    let mut store = ParamStore::new();
+    store.insert("fc.weight", Tensor::from([[1.0]]));
+    let tape = Tape::new();
+    let p = store.on_tape(&tape);
+    assert_eq!(p["fc.weight"].name(), "fc.weight");
+    assert!(tape.to_dot(None).contains("fc.weight"));
+}
