@@ -41,7 +41,7 @@
 //! | `custom.rs` | [`CustomOp`]: users' own primitives, with a hand-written backward rule |
 //! | `check.rs`, `check/` | [`check`]: [`gradcheck`] against finite differences, naming the wrong node |
 //! | `strategy.rs`, `strategy/` | `strategy`: proptest strategies (cargo feature `proptest`) |
-//! | `params.rs`, `params/file.rs` | [`ParamStore`]: a model's named weights across steps, and their safetensors files |
+//! | `params.rs`, `params/` | [`ParamStore`]: a model's named weights across steps; a step's [`Params`] and [`ParamGrads`]; safetensors files |
 //! | `nn.rs` | [`nn`]: `Linear` and `Mlp` layers, seeded initialisation |
 //! | `loss.rs` | [`loss`]: mse, cross-entropy, binary cross-entropy, hinge, perceptron |
 //! | `optim.rs` | [`optim`]: SGD and Adam, by PyTorch's update rules |
