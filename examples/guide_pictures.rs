@@ -66,8 +66,8 @@ fn micrograd() -> String {
     for_picture(&tape.to_dot(Some(&g.backward())))
 }
 
-/// micrograd's README expression, named as there; an update such as `c += c + 1` makes a new
-/// node, named with a prime (c, c′, c″). Returns `g`.
+/// micrograd's README expression, named as there, as docs/guide/README.md writes it: an update
+/// such as `c += c + 1` makes a new node, named with a prime (c, c′, c″). Returns `g`.
 pub fn micrograd_expression(tape: &Tape) -> Var<'_> {
     let a = tape.param(-4.0).named("a");
     let b = tape.param(2.0).named("b");
@@ -79,7 +79,8 @@ pub fn micrograd_expression(tape: &Tape) -> Var<'_> {
     let d = (d + (3.0 * d + (b - a).relu())).named("d″");
     let e = (c - d).named("e");
     let f = e.powf(2.0).named("f");
-    (f / 2.0 + 10.0 / f).named("g")
+    let g = f / 2.0;
+    (g + 10.0 / f).named("g") // g += 10.0 / f
 }
 
 /// § 2's two paths: x = 2s, y = s², z = x·y at s = 2, with its gradients.
@@ -119,6 +120,8 @@ fn main() -> std::io::Result<()> {
         std::fs::write(&path, dot)?;
         println!("wrote {path}");
     }
-    println!("now render them: for f in {DIR}/*.dot; do dot -Tsvg \"$f\" -o \"${{f%.dot}}.svg\"; done");
+    println!(
+        "now render them: for f in {DIR}/*.dot; do dot -Tsvg \"$f\" -o \"${{f%.dot}}.svg\"; done"
+    );
     Ok(())
 }

@@ -35,7 +35,10 @@ fn the_committed_pictures_are_regenerated() {
             .filter_map(|line| line.split_once("[label=\"")?.1.split_once("\\l"))
             .map(|(first, _)| first.replace('&', "&amp;").replace('<', "&lt;"));
         for first in first_lines {
-            assert!(svg.contains(&first), "{name}.svg lacks {first:?}; {regenerate}");
+            assert!(
+                svg.contains(&first),
+                "{name}.svg lacks {first:?}; {regenerate}"
+            );
         }
     }
 }
@@ -53,7 +56,9 @@ fn the_pictures_are_drawn_top_to_bottom_without_source_lines() {
     let without_tooltips: Vec<String> = original
         .lines()
         .map(|line| match line.split_once(", tooltip=\"") {
-            Some((head, tail)) => format!("{head}{}", &tail[tail.find("\", style=").unwrap() + 1..]),
+            Some((head, tail)) => {
+                format!("{head}{}", &tail[tail.find("\", style=").unwrap() + 1..])
+            }
             None => line.replace("rankdir=LR", "rankdir=TB"),
         })
         .collect();
