@@ -33,7 +33,7 @@ fn the_committed_pictures_are_regenerated() {
         let first_lines = dot
             .lines()
             .filter_map(|line| line.split_once("[label=\"")?.1.split_once("\\l"))
-            .map(|(first, _)| first.replace('&', "&amp;").replace('<', "&lt;"));
+            .map(svg_text);
         for first in first_lines {
             assert!(
                 svg.contains(&first),
@@ -67,4 +67,14 @@ fn the_pictures_are_drawn_top_to_bottom_without_source_lines() {
     assert!(picture.contains("g = add(n24, n25)\\lshape []\\lvalue 24.70408163265306\\l"));
     assert!(picture.contains("a\\lparam\\lshape []\\lvalue -4.0\\lgrad 138.83381924198252\\l"));
     assert!(picture.contains("b\\lparam\\lshape []\\lvalue 2.0\\lgrad 645.5772594752186\\l"));
+}
+
+/// `label` as Graphviz writes it into an SVG's text: XML-escaped, and `-` as `&#45;`.
+fn svg_text((label, _): (&str, &str)) -> String {
+    label
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('-', "&#45;")
 }
