@@ -2,6 +2,13 @@
 // started from, each filled from a Markdown chapter in docs/guide/ so that every code block in
 // it is compiled and run by `cargo test` (as clap's and serde's tutorials are). The only code
 // here is a test that no chapter is left out.
+//
+// Pictures: a chapter shows `![…][chain-rule-svg]` and defines that label at its end with the
+// path from docs/guide/ (right on GitHub and in an editor). rustdoc copies no images, so the
+// label is defined here first, with the path from the rendered page under target/doc/ back to
+// docs/img/ in the repository; in Markdown the first definition of a label wins. It works for
+// `cargo doc` with the default target directory.
+#![doc = "[micrograd-svg]: ../../../../docs/img/micrograd.svg\n"]
 #![doc = include_str!("../docs/guide/README.md")]
 
 #[doc = include_str!("../docs/guide/00-gradient-descent.md")]
@@ -10,12 +17,14 @@ pub mod gradient_descent {}
 #[doc = include_str!("../docs/guide/01-gradient.md")]
 pub mod gradient {}
 
+#[doc = "[chain-rule-svg]: ../../../../../docs/img/chain-rule.svg\n"]
 #[doc = include_str!("../docs/guide/02-chain-rule.md")]
 pub mod chain_rule {}
 
 #[doc = include_str!("../docs/guide/03-total-loss.md")]
 pub mod total_loss {}
 
+#[doc = "[lecture-svg]: ../../../../../docs/img/lecture.svg\n"]
 #[doc = include_str!("../docs/guide/04-worked-neuron.md")]
 pub mod worked_neuron {}
 
@@ -28,6 +37,7 @@ pub mod backward_pass {}
 #[doc = include_str!("../docs/guide/07-summary.md")]
 pub mod summary {}
 
+#[doc = "[perceptron-svg]: ../../../../../docs/img/perceptron.svg\n"]
 #[doc = include_str!("../docs/guide/08-perceptron.md")]
 pub mod perceptron {}
 
