@@ -36,17 +36,12 @@ pub fn pictures() -> Vec<(&'static str, String)> {
     ]
 }
 
-/// `to_dot`'s text made fit for a page: `rankdir=TB` instead of `LR` (a deep graph drawn left to
-/// right is several screens wide; top to bottom it is one screen tall), and no `tooltip`s (they
-/// hold the source line that recorded each node, which would make the committed picture change
-/// whenever an unrelated line of an example moved).
+/// `to_dot`'s text made fit for a committed picture: no `tooltip`s (they hold the source line
+/// that recorded each node, which would make the picture change whenever an unrelated line of
+/// an example moved).
 pub fn for_picture(dot: &str) -> String {
     let mut out = String::with_capacity(dot.len());
     for line in dot.lines() {
-        if line == "  rankdir=LR;" {
-            out.push_str("  rankdir=TB;\n");
-            continue;
-        }
         match (line.find(", tooltip=\""), line.find("\", style=")) {
             (Some(start), Some(end)) if start < end => {
                 out.push_str(&line[..start]);

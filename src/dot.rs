@@ -61,7 +61,9 @@ impl Tape {
             );
         }
         let nodes = self.nodes();
-        let mut out = String::from("digraph tapegrad {\n  rankdir=LR;\n");
+        // Top to bottom, inputs first and the loss last: a deep graph drawn left to right is
+        // several screens wide.
+        let mut out = String::from("digraph tapegrad {\n  rankdir=TB;\n");
         out.push_str("  node [shape=box, fontname=\"monospace\", fontsize=11];\n");
         for (index, node) in nodes.iter().enumerate() {
             let id = NodeId::from_index(index);
