@@ -6,6 +6,8 @@
 //! The round trip needs Graphviz (`.ci/run` installs it). Without `dot`, those tests fail when
 //! the environment variable `CI` is set and are skipped with a printed note otherwise.
 
+mod common;
+
 use std::io::Write;
 use std::process::{Command, Stdio};
 use tapegrad::{Tape, Tensor};
@@ -60,16 +62,8 @@ fn render_svg(source: &str) -> Option<String> {
 #[test]
 fn the_perceptron_with_gradients_renders() {
     let tape = Tape::new();
-    let x = tape.constant(Tensor::from([
-        [1.0, 1.0],
-        [-1.0, 1.0],
-        [-1.0, -0.5],
-        [-1.0, 1.5],
-    ]));
-    let t = tape.constant(Tensor::from([0.0, 1.0, 0.0, 1.0])).named("t");
-    let w = tape.param(Tensor::from([1.0, 1.0])).named("w");
-    let b = tape.param(0.0).named("b");
-    let z = (x.named("x").matmul(w) + b).named("z");
+    let (x, t, w, b) = common::article_perceptron(&tape);
+    let z = (x.matmul(w) + b).named("z");
     let loss = (-((t - z.step()) * z).mean()).named("L");
     let grads = loss.backward();
     let dot = tape.to_dot(Some(&grads));
@@ -104,7 +98,10 @@ fn the_perceptron_with_gradients_renders() {
     );
     assert!(line(6).contains("label=\"n6 = step(z)"));
     assert!(dot.contains("  n4 -> n5;\n  n3 -> n5;\n"));
-    assert!(line(0).contains("tooltip=\"recorded at tests/dot.rs:"));
+    assert!(
+        line(5).contains("tooltip=\"recorded at tests/dot.rs:"),
+        "z is recorded here"
+    );
     // Without gradients there is no gradient line.
     assert!(!tape.to_dot(None).contains("\\lgrad "));
 

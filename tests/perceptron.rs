@@ -6,6 +6,8 @@
 #[path = "../examples/perceptron_sgd.rs"]
 mod perceptron_sgd;
 
+mod common;
+
 use perceptron_sgd::by_hand as perceptron;
 
 use perceptron::{Epoch, summary, train};
@@ -145,15 +147,7 @@ fn backward_gives_the_articles_hand_derived_gradients() {
     // ∂L/∂w = −(t − y)·x / 4 and ∂L/∂b = −Σ(t − y) / 4, at epoch 0: t − y = [−1, 1, 0, 0].
     use tapegrad::Tape;
     let tape = Tape::new();
-    let x = tape.constant(Tensor::from([
-        [1.0, 1.0],
-        [-1.0, 1.0],
-        [-1.0, -0.5],
-        [-1.0, 1.5],
-    ]));
-    let t = tape.constant(Tensor::from([0.0, 1.0, 0.0, 1.0]));
-    let w = tape.param(Tensor::from([1.0, 1.0]));
-    let b = tape.param(0.0);
+    let (x, t, w, b) = common::article_perceptron(&tape);
     let z = x.matmul(w) + b;
     let y = z.step();
     let loss = -((t - y) * z).mean();

@@ -2,22 +2,15 @@
 //! two-path graph, its fields, and its gradients against `backward()`'s, bit for bit. (Random
 //! graphs: `tests/trace_properties.rs`.)
 
+mod common;
+
 use tapegrad::{CustomOp, Grads, LocalFactor, Tape, Tensor, Trace, Var};
 
 /// The article's § 8 perceptron, one forward pass at epoch 0 (w = [1, 1], b = 0).
 #[test]
 fn the_perceptron_step_reads_as_the_chain_rule() {
     let tape = Tape::new();
-    let x = tape.constant(Tensor::from([
-        [1.0, 1.0],
-        [-1.0, 1.0],
-        [-1.0, -0.5],
-        [-1.0, 1.5],
-    ]));
-    let x = x.named("x");
-    let t = tape.constant(Tensor::from([0.0, 1.0, 0.0, 1.0])).named("t");
-    let w = tape.param(Tensor::from([1.0, 1.0])).named("w");
-    let b = tape.param(Tensor::scalar(0.0)).named("b");
+    let (x, t, w, b) = common::article_perceptron(&tape);
     let z = (x.matmul(w) + b).named("z");
     let y = z.step().named("y");
     let loss = (-((t - y) * z).mean()).named("L");

@@ -5,6 +5,17 @@
 
 use tapegrad::{Tape, Tensor, Var};
 
+/// The article's § 8 perceptron at epoch 0 on `tape`, named as the article names them: the
+/// inputs `x`, the targets `t`, and the parameters `w` = [1, 1] and `b` = 0, recorded in that order.
+pub fn article_perceptron(tape: &Tape) -> (Var<'_>, Var<'_>, Var<'_>, Var<'_>) {
+    let x = Tensor::from([[1.0, 1.0], [-1.0, 1.0], [-1.0, -0.5], [-1.0, 1.5]]);
+    let x = tape.constant(x).named("x");
+    let t = tape.constant(Tensor::from([0.0, 1.0, 0.0, 1.0])).named("t");
+    let w = tape.param(Tensor::from([1.0, 1.0])).named("w");
+    let b = tape.param(0.0).named("b");
+    (x, t, w, b)
+}
+
 /// A small deterministic generator (SplitMix64), so tests need no seed file and no extra crate.
 pub struct Rng(u64);
 
