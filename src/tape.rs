@@ -162,7 +162,7 @@ impl Tape {
     pub(crate) fn push(&self, op: Op) -> Var<'_> {
         let mut nodes = self.nodes.borrow_mut();
         let value = op.forward(&nodes);
-        let needs_grad = op.inputs().any(|input| nodes[input.index()].needs_grad);
+        let needs_grad = op.any_input(|input| nodes[input.index()].needs_grad);
         let id = NodeId::from_index(nodes.len());
         nodes.push(Node {
             op,
