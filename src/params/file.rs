@@ -215,8 +215,10 @@ fn parse(bytes: &[u8], source: &str) -> Result<ParamStore, Error> {
         source: source.to_string(),
         reason,
     };
-    let file = SafeTensors::deserialize(bytes).map_err(|e| format_error(e.to_string()))?;
-    let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| format_error(e.to_string()))?;
+    // One parse of the header, which also checks that the offsets tile the data exactly.
+    let (header_len, header) =
+        SafeTensors::read_metadata(bytes).map_err(|e| format_error(e.to_string()))?;
+    let data = &bytes[8 + header_len..];
     let metadata = header.metadata().clone().unwrap_or_default();
     if let Some(version) = metadata.get("format_version") {
         if metadata.get("format").map(String::as_str) == Some(FORMAT) && version != FORMAT_VERSION {
@@ -226,20 +228,23 @@ fn parse(bytes: &[u8], source: &str) -> Result<ParamStore, Error> {
         }
     }
 
-    let mut params = IndexMap::with_capacity(file.len());
-    for name in header.offset_keys() {
+    let names = header.offset_keys();
+    let mut params = IndexMap::with_capacity(names.len());
+    for name in names {
         check_name(&name).map_err(&format_error)?;
-        let view = file
-            .tensor(&name)
-            .map_err(|e| format_error(e.to_string()))?;
-        let data: Vec<f64> = match view.dtype() {
-            Dtype::F64 => view
-                .data()
+        let info = header
+            .info(&name)
+            .expect("offset_keys lists the header's tensors");
+        let (start, end) = info.data_offsets;
+        let raw = data
+            .get(start..end)
+            .ok_or_else(|| format_error(format!("`{name}`'s bytes lie outside the file")))?;
+        let values: Vec<f64> = match info.dtype {
+            Dtype::F64 => raw
                 .chunks_exact(8)
                 .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
                 .collect(),
-            Dtype::F32 => view
-                .data()
+            Dtype::F32 => raw
                 .chunks_exact(4)
                 .map(|b| f64::from(f32::from_le_bytes(b.try_into().unwrap())))
                 .collect(),
@@ -250,7 +255,7 @@ fn parse(bytes: &[u8], source: &str) -> Result<ParamStore, Error> {
             }
         };
         let value =
-            Tensor::from_vec(data, view.shape()).map_err(|e| format_error(e.to_string()))?;
+            Tensor::from_vec(values, &info.shape).map_err(|e| format_error(e.to_string()))?;
         params.insert(name, value);
     }
 
