@@ -2,28 +2,12 @@
 //! the graph, accumulation, constants skipped), and a user's backward that returns the wrong
 //! number or shapes of gradients panics with a message naming the op.
 
+mod common;
+
+use common::MulAdd;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use tapegrad::{CustomOp, Op, Tape, Tensor};
-
-/// `z = x ⊙ y + x` · `dx = g ⊙ (y + 1), dy = g ⊙ x`, counting its backward calls.
-#[derive(Default)]
-struct MulAdd {
-    backward_calls: AtomicUsize,
-}
-
-impl CustomOp for MulAdd {
-    fn name(&self) -> &'static str {
-        "mul_add"
-    }
-    fn forward(&self, inputs: &[&Tensor]) -> Tensor {
-        inputs[0] * inputs[1] + inputs[0]
-    }
-    fn backward(&self, inputs: &[&Tensor], _z: &Tensor, g: &Tensor) -> Vec<Tensor> {
-        self.backward_calls.fetch_add(1, Ordering::Relaxed);
-        vec![g * &(inputs[1] + 1.0), g * inputs[0]]
-    }
-}
 
 #[test]
 fn a_custom_op_records_its_value_and_its_gradients_flow_through_the_graph() {

@@ -4,7 +4,7 @@
 
 mod common;
 
-use tapegrad::{CustomOp, Grads, LocalFactor, Tape, Tensor, Trace, Var};
+use tapegrad::{Grads, LocalFactor, Tape, Tensor, Trace, Var};
 
 /// The article's § 8 perceptron, one forward pass at epoch 0 (w = [1, 1], b = 0).
 #[test]
@@ -141,21 +141,6 @@ fn the_readme_neuron_prints_as_the_readme_says() {
     assert_eq!(printed, shown);
 }
 
-/// z = x ⊙ y + x, by hand.
-struct MulAdd;
-
-impl CustomOp for MulAdd {
-    fn name(&self) -> &'static str {
-        "mul_add"
-    }
-    fn forward(&self, inputs: &[&Tensor]) -> Tensor {
-        inputs[0] * inputs[1] + inputs[0]
-    }
-    fn backward(&self, inputs: &[&Tensor], _z: &Tensor, g: &Tensor) -> Vec<Tensor> {
-        vec![g * &(inputs[1] + 1.0), g * inputs[0]]
-    }
-}
-
 /// A graph with every kind of rule: elementwise, broadcast, matrix product, reductions,
 /// softmax, reshape, a custom op, and a node read twice.
 fn mixed_graph<'t>(tape: &'t Tape) -> (Var<'t>, Vec<Var<'t>>) {
@@ -163,7 +148,7 @@ fn mixed_graph<'t>(tape: &'t Tape) -> (Var<'t>, Vec<Var<'t>>) {
     let w = tape.param(Tensor::from_fn(&[4, 2], |i| 0.3 - 0.1 * i as f64));
     let b = tape.param(Tensor::from([0.1, -0.2]));
     let h = (x.matmul(w) + b).tanh();
-    let scores = tape.custom(MulAdd, &[h, h.sigmoid()]);
+    let scores = tape.custom(common::MulAdd::default(), &[h, h.sigmoid()]);
     let p = scores.log_softmax(1).exp() * h.max_axis(1).reshape(&[3, 1]);
     let loss = p.sum_axis(0).powf(2.0).mean() + h.abs().sum() / 7.0 + (h * h).sum().sqrt();
     (loss, vec![w, b, h, scores, p])

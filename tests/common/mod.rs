@@ -3,7 +3,8 @@
 
 #![allow(dead_code)] // each test file uses a different subset
 
-use tapegrad::{Tape, Tensor, Var};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tapegrad::{CustomOp, Tape, Tensor, Var};
 
 /// The article's § 8 perceptron at epoch 0 on `tape`, named as the article names them: the
 /// inputs `x`, the targets `t`, and the parameters `w` = [1, 1] and `b` = 0, recorded in that order.
@@ -129,5 +130,24 @@ where
                 inputs[i].shape()
             );
         }
+    }
+}
+
+/// `z = x ⊙ y + x` · `dx = g ⊙ (y + 1), dy = g ⊙ x`, counting its backward calls.
+#[derive(Default)]
+pub struct MulAdd {
+    pub backward_calls: AtomicUsize,
+}
+
+impl CustomOp for MulAdd {
+    fn name(&self) -> &'static str {
+        "mul_add"
+    }
+    fn forward(&self, inputs: &[&Tensor]) -> Tensor {
+        inputs[0] * inputs[1] + inputs[0]
+    }
+    fn backward(&self, inputs: &[&Tensor], _z: &Tensor, g: &Tensor) -> Vec<Tensor> {
+        self.backward_calls.fetch_add(1, Ordering::Relaxed);
+        vec![g * &(inputs[1] + 1.0), g * inputs[0]]
     }
 }
