@@ -312,23 +312,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let lecture = lecture();
     print!("{}", report(&lecture));
-    if args.iter().any(|a| a == "--trace") {
-        // The same backward pass, one chain-rule step at a time, as tapegrad ran it.
+    let show_trace = args.iter().any(|a| a == "--trace");
+    let dot_path = match args.iter().position(|a| a == "--dot") {
+        Some(i) => Some(
+            args.get(i + 1)
+                .ok_or("--dot needs a file name, e.g. --dot graph.dot")?,
+        ),
+        None => None,
+    };
+    if show_trace || dot_path.is_some() {
+        // One recording serves both flags: the trace's gradients are backward()'s.
         let tape = Tape::new();
-        let net = record(&tape);
-        println!(
-            "\nThe backward pass step by step (`--trace`):\n{:.6}",
-            net.l.backward_trace()
-        );
-    }
-    if let Some(i) = args.iter().position(|a| a == "--dot") {
-        let path = args
-            .get(i + 1)
-            .ok_or("--dot needs a file name, e.g. --dot graph.dot")?;
-        let tape = Tape::new();
-        let grads = record(&tape).l.backward();
-        std::fs::write(path, tape.to_dot(Some(&grads)))?;
-        println!("\nwrote {path} (render it with: dot -Tsvg {path} -o graph.svg)");
+        let trace = record(&tape).l.backward_trace();
+        if show_trace {
+            // The same backward pass, one chain-rule step at a time, as tapegrad ran it.
+            println!("\nThe backward pass step by step (`--trace`):\n{trace:.6}");
+        }
+        if let Some(path) = dot_path {
+            std::fs::write(path, tape.to_dot(Some(trace.grads())))?;
+            println!("\nwrote {path} (render it with: dot -Tsvg {path} -o graph.svg)");
+        }
     }
     let wrong: Vec<&str> = lecture
         .rows
