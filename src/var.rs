@@ -178,8 +178,8 @@ impl<'t> Var<'t> {
         self.record(Op::Sigmoid(self.id))
     }
 
-    /// `ln(1 + eˣ)`, a smooth relu, computed without overflow; its derivative is `σ(x)`.
-    /// The stable core of [`loss::binary_cross_entropy_with_logits`](crate::loss).
+    /// `ln(1 + eˣ)`, a smooth relu, computed without overflow; its derivative is `σ(x)`, also
+    /// at 0 (a composition through `relu` and `abs` would give 0 there).
     #[track_caller]
     pub fn softplus(self) -> Var<'t> {
         self.record(Op::Softplus(self.id))
