@@ -58,6 +58,15 @@ impl Tensor {
             data.extend(a.iter().map(|&x| f(x, b[0])));
         } else if shape == *other.shape() && a.len() == 1 {
             data.extend(b.iter().map(|&y| f(a[0], y)));
+        } else if shape == *self.shape() && repeats_as_rows(other.shape(), &shape) {
+            // A bias added to every row: whole rows, with no offsets to work out.
+            for row in a.chunks_exact(b.len()) {
+                data.extend(row.iter().zip(b).map(|(&x, &y)| f(x, y)));
+            }
+        } else if shape == *other.shape() && repeats_as_rows(self.shape(), &shape) {
+            for row in b.chunks_exact(a.len()) {
+                data.extend(a.iter().zip(row).map(|(&x, &y)| f(x, y)));
+            }
         } else {
             let sa = broadcast_strides(self.shape(), &shape);
             let sb = broadcast_strides(other.shape(), &shape);
@@ -85,6 +94,14 @@ impl Tensor {
         if self.shape() == other.shape() {
             for (x, &y) in self.data_mut().iter_mut().zip(b) {
                 *x = f(*x, y);
+            }
+            return self;
+        }
+        if repeats_as_rows(other.shape(), self.shape()) {
+            for row in self.data_mut().chunks_exact_mut(b.len()) {
+                for (x, &y) in row.iter_mut().zip(b) {
+                    *x = f(*x, y);
+                }
             }
             return self;
         }
@@ -191,7 +208,7 @@ impl Tensor {
             return Tensor::from_parts(target, vec![self.sum()]);
         }
         let mut out = vec![0.0; target.size()];
-        if self.shape().ends_with(shape) {
+        if repeats_as_rows(shape, self.shape()) {
             // The common case of a bias: add whole rows, one after another.
             for row in x.chunks_exact(out.len()) {
                 for (acc, &v) in out.iter_mut().zip(row) {
@@ -336,6 +353,15 @@ pub(crate) fn matmul_dims(lhs: &[usize], rhs: &[usize]) -> (usize, usize, usize)
     (m, k, n)
 }
 
+/// Whether `small`, broadcast to `big`, is its elements repeated whole, one copy per row of
+/// `big`: a bias `[n]` or `[1, n]` against `[m, n]`. The kernels then work row by row, with
+/// no offsets to compute.
+fn repeats_as_rows(small: &[usize], big: &[usize]) -> bool {
+    let first_real = small.iter().position(|&d| d != 1).unwrap_or(small.len());
+    let size: usize = small.iter().product();
+    !small.is_empty() && size > 0 && big.ends_with(&small[first_real..])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -365,6 +391,45 @@ mod tests {
             Tensor::from([[101.0, 102.0, 103.0], [204.0, 205.0, 206.0]])
         );
         assert_eq!(a.data()[0], 1.0, "a shared buffer is never written");
+    }
+
+    #[test]
+    fn row_broadcasts_match_the_general_path_and_empty_tensors_pass() {
+        let a = Tensor::from_fn(&[3, 2, 4], |i| i as f64);
+        for bias in [&[4][..], &[1, 4], &[2, 4], &[1, 2, 4]] {
+            let b = Tensor::from_fn(bias, |i| 10.0 * i as f64 + 0.5);
+            let by_offsets = |x: &Tensor, y: &Tensor| {
+                let shape = broadcast_shapes(x.shape(), y.shape()).unwrap();
+                let (sx, sy) = (
+                    broadcast_strides(x.shape(), &shape),
+                    broadcast_strides(y.shape(), &shape),
+                );
+                let mut data = Vec::new();
+                for_each_offset(&shape, [&sx, &sy], |_, [i, j]| {
+                    data.push(x.data()[i] - y.data()[j]);
+                });
+                Tensor::from_vec(data, &shape).unwrap()
+            };
+            let sub = |x: f64, y: f64| x - y;
+            assert_eq!(a.zip_with(&b, "sub", sub), by_offsets(&a, &b), "{bias:?}");
+            assert_eq!(b.zip_with(&a, "sub", sub), by_offsets(&b, &a), "{bias:?}");
+            assert_eq!(a.clone().zip_into(&b, "sub", sub), by_offsets(&a, &b));
+            let summed = a.sum_to_shape(bias);
+            let expected = Tensor::from_fn(bias, |j| {
+                let n = b.data().len();
+                a.data().iter().skip(j).step_by(n).sum()
+            });
+            assert_eq!(summed, expected, "{bias:?}");
+        }
+        let empty = Tensor::zeros(&[3, 0]);
+        assert_eq!(
+            empty
+                .zip_with(&Tensor::zeros(&[0]), "add", |x, y| x + y)
+                .shape(),
+            &[3, 0]
+        );
+        assert_eq!(empty.sum_to_shape(&[0]).shape(), &[0]);
+        assert_eq!(empty.sum_to_shape(&[1, 0]).shape(), &[1, 0]);
     }
 
     #[test]
