@@ -127,6 +127,13 @@ impl Sgd {
         }
         let mut direction = Vec::new();
         store.update(grads, |id, p, g| {
+            if momentum == 0.0 && weight_decay == 0.0 {
+                // Plain SGD reads the gradient directly: one pass, no copy (same bits).
+                for (p, &g) in p.iter_mut().zip(g) {
+                    *p -= lr * g;
+                }
+                return;
+            }
             direction.clear();
             direction.extend_from_slice(g);
             if weight_decay != 0.0 {
