@@ -1,9 +1,9 @@
-"""Run tapegrad's benchmark workloads on JAX (and micrograd, if installed) for comparison.
+"""Run tapegrad's benchmark workloads on PyTorch, JAX and micrograd (those installed) for comparison.
 
 Not part of CI. Usage, from the repository root:
 
-    pip install jax micrograd          # CPU-only jaxlib comes from PyPI
-    python3 benches/compare/compare.py
+    pip install torch jax micrograd    # CPU-only jaxlib comes from PyPI; torch runs on the CPU
+    python3 benches/compare/compare.py [torch|jax|micrograd ...]
 
 It prints the median time per step of each workload. Compare with `cargo bench` run on the same
 machine, in the same session (this machine's cores are shared, so compare within one run).
@@ -108,6 +108,121 @@ def jax_workloads(rng):
     return results
 
 
+def torch_workloads(rng):
+    import torch
+
+    torch.set_num_threads(2)
+    f64 = torch.float64
+    results = {}
+
+    # W1 (a): micrograd's step with 0-d tensors, one per weight and activation.
+    x, y = two_moons(rng)
+    sizes = [2, 16, 16, 1]
+    layers = []
+    for n_in, n_out in zip(sizes, sizes[1:]):
+        w = [[torch.tensor(rng.uniform(-1, 1), dtype=f64, requires_grad=True) for _ in range(n_in)]
+             for _ in range(n_out)]
+        b = [torch.tensor(0.0, dtype=f64, requires_grad=True) for _ in range(n_out)]
+        layers.append((w, b))
+    scalar_params = [p for w, b in layers for row in w for p in row] + [p for _, b in layers for p in b]
+
+    def scalar_step():
+        losses = []
+        for (a, b_), yi in zip(x, y):
+            h = [torch.tensor(a, dtype=f64), torch.tensor(b_, dtype=f64)]
+            for i, (w, b) in enumerate(layers):
+                out = [sum((wi * hi for wi, hi in zip(row, h)), bias) for row, bias in zip(w, b)]
+                h = out if i == len(layers) - 1 else [torch.relu(o) for o in out]
+            losses.append(torch.relu(1 + -yi * h[0]))
+        loss = sum(losses) * (1.0 / len(losses)) + 1e-4 * sum(p * p for p in scalar_params)
+        for p in scalar_params:
+            p.grad = None
+        loss.backward()
+        with torch.no_grad():
+            for p in scalar_params:
+                p -= 0.05 * p.grad
+
+    results["W1 (a) scalar step"] = median_ms(scalar_step, repeats=3, warmup=1)
+
+    # W1 (b): the same step, batched.
+    xb, yb = torch.tensor(x), torch.tensor(y)
+    p1 = []
+    for n_in, n_out in zip(sizes, sizes[1:]):
+        p1 += [torch.tensor(rng.uniform(-1, 1, (n_in, n_out)), requires_grad=True),
+               torch.zeros(n_out, dtype=f64, requires_grad=True)]
+
+    def sgd(params, lr, loss):
+        for p in params:
+            p.grad = None
+        loss.backward()
+        with torch.no_grad():
+            for p in params:
+                p.add_(p.grad, alpha=-lr)
+
+    def w1_step():
+        h = xb
+        for i in range(0, len(p1) - 2, 2):
+            h = torch.relu(h @ p1[i] + p1[i + 1])
+        score = (h @ p1[-2] + p1[-1])[:, 0]
+        loss = torch.mean(torch.relu(1 - yb * score)) + 1e-4 * sum(torch.sum(p * p) for p in p1)
+        sgd(p1, 0.05, loss)
+
+    results["W1 (b) batched step"] = median_ms(w1_step, repeats=200, warmup=20)
+
+    # W2: 784-256-10 MLP, batch 128, softmax cross-entropy, SGD.
+    x2 = torch.tensor(rng.standard_normal((128, 784)))
+    onehot = torch.tensor(np.eye(10)[rng.integers(0, 10, 128)])
+    bound1, bound2 = math.sqrt(6 / 784), math.sqrt(6 / 256)
+    p2 = [torch.tensor(rng.uniform(-bound1, bound1, (784, 256)), requires_grad=True),
+          torch.zeros(256, dtype=f64, requires_grad=True),
+          torch.tensor(rng.uniform(-bound2, bound2, (256, 10)), requires_grad=True),
+          torch.zeros(10, dtype=f64, requires_grad=True)]
+
+    def w2_step():
+        h = torch.relu(x2 @ p2[0] + p2[1])
+        logits = h @ p2[2] + p2[3]
+        loss = -torch.sum(onehot * torch.log_softmax(logits, dim=1)) / 128
+        sgd(p2, 0.01, loss)
+
+    results["W2 MLP step"] = median_ms(w2_step, repeats=300, warmup=30)
+    g1 = torch.ones(128, 256, dtype=f64)
+    w1 = p2[0].detach()
+    results["W2 its two large GEMMs alone"] = median_ms(lambda: (x2 @ w1, x2.T @ g1), repeats=300, warmup=30)
+
+    # W3: sum(A @ B), forward and forward + backward.
+    for n in (64, 256, 1024):
+        a = torch.tensor(rng.standard_normal((n, n)), requires_grad=True)
+        b = torch.tensor(rng.standard_normal((n, n)), requires_grad=True)
+        reps = 10 if n == 1024 else 30
+
+        def forward():
+            with torch.no_grad():
+                return torch.sum(a @ b)
+
+        def both():
+            a.grad = b.grad = None
+            torch.sum(a @ b).backward()
+
+        fwd = median_ms(forward, repeats=reps)
+        fb = median_ms(both, repeats=reps)
+        results[f"W3 n={n} forward"] = fwd
+        results[f"W3 n={n} forward+backward"] = fb
+        results[f"W3 n={n} ratio (fwd+bwd)/fwd"] = fb / fwd
+
+    # W4: the deep chain with 0-d tensors, ns per node of autograd's graph (2 per link).
+    links = 10_000
+
+    def chain():
+        x0 = torch.tensor(0.5, dtype=f64, requires_grad=True)
+        x_ = x0
+        for _ in range(links):
+            x_ = x_ * 1.0000001 + 0.0000001
+        x_.backward()
+
+    results["W4 chain ns/node (10^4 links)"] = median_ms(chain, repeats=10) * 1e6 / (2 * links + 1)
+    return results
+
+
 def micrograd_workloads(rng):
     from micrograd.engine import Value
     from micrograd.nn import MLP
@@ -128,15 +243,21 @@ def micrograd_workloads(rng):
 
 
 def main():
+    import sys
+
     rng = np.random.default_rng(1337)
     results = {}
-    for name, workloads in (("jax", jax_workloads), ("micrograd", micrograd_workloads)):
+    peers = (("torch", torch_workloads), ("jax", jax_workloads), ("micrograd", micrograd_workloads))
+    wanted = set(sys.argv[1:]) or {name for name, _ in peers}
+    for name, workloads in peers:
+        if name not in wanted:
+            continue
         try:
             results.update({f"{name}: {k}": v for k, v in workloads(rng).items()})
         except ImportError as missing:
             print(f"skipping {name}: {missing}")
     for key, value in results.items():
-        unit = "" if "ratio" in key else " ms"
+        unit = "" if "ratio" in key or "ns/node" in key else " ms"
         print(f"{key:45} {value:10.3f}{unit}")
 
 
