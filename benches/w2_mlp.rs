@@ -5,6 +5,8 @@
 //! A step records the forward pass on a cleared tape, runs the backward pass and updates the
 //! parameters, which live outside the tape.
 //!
+//! `w2_mlp/large_products_alone` times the step's two large matrix products by themselves.
+//!
 //! Run with `cargo bench --bench w2_mlp`.
 
 mod common;
@@ -76,5 +78,19 @@ fn mlp_step(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, mlp_step);
+/// The step's two large products alone, `X·W1` (128×784×256) and the weight gradient
+/// `Xᵀ·G1` (784×128×256, here with Xᵀ made contiguous beforehand), through the same GEMM path:
+/// the floor that the whole step is compared with in docs/performance.md.
+fn large_products(c: &mut Criterion) {
+    let mut rng = rng();
+    let batch = random_batch(&mut rng);
+    let params = he_init(&mut rng);
+    let x_t = batch.x.transpose();
+    let g1 = Tensor::ones(&[BATCH, HIDDEN]);
+    c.bench_function("w2_mlp/large_products_alone", |b| {
+        b.iter(|| (batch.x.matmul(&params[0]), x_t.matmul(&g1)));
+    });
+}
+
+criterion_group!(benches, mlp_step, large_products);
 criterion_main!(benches);
