@@ -67,26 +67,32 @@ impl GradSink<'_> {
     /// Adds `contribution()` to the gradient of `input`, summing it down to the input's shape
     /// first if the op broadcast that input. Skips (and never computes) the contribution when
     /// no parameter reaches `input`.
+    #[inline]
     pub fn add(&mut self, input: NodeId, contribution: impl FnOnce() -> Tensor) {
         let node = &self.nodes[input.index()];
         if !node.needs_grad {
             return;
         }
-        let mut contribution = contribution();
+        let contribution = contribution();
+        // The common case (no observer, no broadcast) inlines into each rule, where the
+        // compiler sees the contribution's shape; the rest is a call. Measured on a deep scalar
+        // chain (W4, callgrind): 12 fewer instructions a node than one non-inlined `add`.
+        if self.observer.is_none() && contribution.same_shape(&node.value) {
+            accumulate(&mut self.slots[input.index()], contribution);
+        } else {
+            self.add_summed_or_observed(input, contribution);
+        }
+    }
+
+    /// [`add`](GradSink::add) for a contribution to sum down to the input's shape, or with an
+    /// observer to tell.
+    #[inline(never)]
+    fn add_summed_or_observed(&mut self, input: NodeId, contribution: Tensor) {
         if self.observer.is_some() {
             return self.add_observed(input, contribution);
         }
-        // Written out here rather than shared with `add_observed` through helpers: as calls,
-        // or inlined with the tensor passed by value, they cost a deep scalar chain (W4) 13 to
-        // 42 more instructions per node (callgrind); this way the observer costs it about 8.
-        if !contribution.same_shape(&node.value) {
-            contribution = contribution.sum_to_shape(node.value.shape());
-        }
-        match &mut self.slots[input.index()] {
-            // In place when this slot's buffer is not shared; copy-on-write otherwise.
-            Some(gradient) => gradient.add_same_shape(&contribution),
-            empty => *empty = Some(contribution),
-        }
+        let summed = contribution.sum_to_shape(self.nodes[input.index()].value.shape());
+        accumulate(&mut self.slots[input.index()], summed);
     }
 
     /// [`add`](GradSink::add) with the same arithmetic (the trace's tests compare the two bit
@@ -114,6 +120,16 @@ impl GradSink<'_> {
             };
             observer.added(input, added);
         }
+    }
+}
+
+/// Adds `contribution` (of the slot's shape) to a gradient slot: in place when the slot's
+/// buffer is not shared, copy-on-write otherwise.
+#[inline]
+fn accumulate(slot: &mut Option<Tensor>, contribution: Tensor) {
+    match slot {
+        Some(gradient) => gradient.add_same_shape(&contribution),
+        empty => *empty = Some(contribution),
     }
 }
 
