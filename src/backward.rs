@@ -146,7 +146,9 @@ pub(crate) fn sweep(
     cotangent: Tensor,
     mut observer: Option<&mut dyn Observer>,
 ) -> Grads {
-    let nodes = tape.nodes();
+    let guard = tape.nodes();
+    // A slice, whose length the compiler then knows does not change during the sweep.
+    let nodes: &[Node] = &guard;
     // Not `vec![None; n]`, which clones its element n times: 11 instructions a node on W4.
     let mut slots: Vec<Option<Tensor>> =
         std::iter::repeat_with(|| None).take(nodes.len()).collect();
@@ -164,12 +166,12 @@ pub(crate) fn sweep(
             observer.node(i, g);
         }
         let mut sink = GradSink {
-            nodes: &nodes,
+            nodes,
             slots: inputs,
             // A reborrow for this node only (the cast shortens the trait object's lifetime).
             observer: observer.as_deref_mut().map(|o| o as &mut dyn Observer),
         };
-        node.op.backward(&node.value, g, &nodes, &mut sink);
+        node.op.backward(&node.value, g, nodes, &mut sink);
     }
     Grads {
         tape_id: tape.id(),
