@@ -134,6 +134,7 @@ impl<'t> Var<'t> {
     }
 
     #[track_caller]
+    #[inline]
     fn record(self, op: Op) -> Var<'t> {
         self.tape.push(op)
     }
@@ -367,6 +368,7 @@ macro_rules! var_binary_op {
         impl<'t> $Trait<f64> for Var<'t> {
             type Output = Var<'t>;
             #[track_caller]
+            #[inline]
             fn $method(self, rhs: f64) -> Var<'t> {
                 self.record($var_f64(self.id, rhs))
             }
@@ -374,6 +376,7 @@ macro_rules! var_binary_op {
         impl<'t> $Trait<Var<'t>> for f64 {
             type Output = Var<'t>;
             #[track_caller]
+            #[inline]
             fn $method(self, rhs: Var<'t>) -> Var<'t> {
                 rhs.record($f64_var(self, rhs.id))
             }
