@@ -161,8 +161,8 @@ impl Tape {
     #[track_caller]
     pub(crate) fn push(&self, op: Op) -> Var<'_> {
         let mut nodes = self.nodes.borrow_mut();
-        let needs_grad = op.any_input(|input| nodes[input.index()].needs_grad);
         let value = op.forward(&nodes);
+        let needs_grad = op.any_input(|input| nodes[input.index()].needs_grad);
         let id = NodeId::from_index(nodes.len());
         nodes.push(Node {
             op,
