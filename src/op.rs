@@ -375,7 +375,11 @@ impl Op {
                     v(x).zip_with(&z.expand_axis(axis, len), "logsumexp", |x, z| (x - z).exp());
                 softmax * &g.expand_axis(axis, len)
             }),
-            Op::Custom(ref call) => call.backward(z, g, nodes, sink),
+            Op::Custom(ref call) => {
+                for (input, gradient) in call.backward(z, g, nodes) {
+                    sink.add(input, || gradient);
+                }
+            }
         }
     }
 }
