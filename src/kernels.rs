@@ -20,9 +20,16 @@ impl Tensor {
     /// ```
     #[inline]
     pub fn map(&self, f: impl Fn(f64) -> f64) -> Tensor {
-        if let Some(x) = self.as_scalar() {
-            return Tensor::scalar(f(x));
+        match self.as_scalar() {
+            Some(x) => Tensor::scalar(f(x)),
+            None => self.map_dense(f),
         }
+    }
+
+    /// [`map`](Tensor::map) for a tensor with a buffer, out of line so that the scalar case
+    /// inlines small.
+    #[inline(never)]
+    fn map_dense(&self, f: impl Fn(f64) -> f64) -> Tensor {
         Tensor::from_parts(
             self.shape_owned(),
             self.data().iter().map(|&x| f(x)).collect(),
