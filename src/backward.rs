@@ -8,8 +8,8 @@
 //!
 //! The same loop serves the step-by-step trace (`trace.rs`): it takes an optional [`Observer`]
 //! that is told each node and each contribution as they happen, so the trace reports the very
-//! numbers this loop computes. Plain `backward()` passes none, and pays one untaken branch per
-//! node and per contribution.
+//! numbers this loop computes. Plain `backward()` passes none and runs a copy of the loop from
+//! which the compiler has removed every check for one.
 
 use crate::tape::{Node, NodeId, Tape};
 use crate::tensor::Tensor;
