@@ -141,6 +141,7 @@ impl<'t> Var<'t> {
 
     /// Records a binary op after checking that both operands live on the same tape.
     #[track_caller]
+    #[inline]
     fn binary(self, other: Var<'t>, op: fn(NodeId, NodeId) -> Op, name: &str) -> Var<'t> {
         assert!(
             std::ptr::eq(self.tape, other.tape),
@@ -361,6 +362,7 @@ macro_rules! var_binary_op {
             ///
             /// If the shapes do not broadcast, or the Vars belong to two tapes.
             #[track_caller]
+            #[inline]
             fn $method(self, rhs: Var<'t>) -> Var<'t> {
                 self.binary(rhs, $var_var, stringify!($method))
             }
