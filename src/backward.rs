@@ -34,8 +34,9 @@ pub struct Grads {
 
 /// Where an op's backward rule sends each input's contribution.
 pub(crate) struct GradSink<'a> {
+    /// The nodes created before the one being processed: all of its inputs.
     nodes: &'a [Node],
-    /// The slots of the nodes created before the one being processed: all of its inputs.
+    /// Their gradient slots.
     slots: &'a mut [Option<Tensor>],
     observer: Option<&'a mut dyn Observer>,
 }
@@ -204,13 +205,16 @@ fn run_rules(
         if let Some(observer) = observer.as_deref_mut() {
             observer.node(i, g);
         }
+        // As many as the slots, so that checking an input's index against one checks it
+        // against both (W4, callgrind: 4.5 fewer instructions a node).
+        let earlier = &nodes[..i];
         let mut sink = GradSink {
-            nodes,
+            nodes: earlier,
             slots: inputs,
             // A reborrow for this node only (the cast shortens the trait object's lifetime).
             observer: observer.as_deref_mut().map(|o| o as &mut dyn Observer),
         };
-        node.op.backward(&node.value, g, nodes, &mut sink);
+        node.op.backward(&node.value, g, earlier, &mut sink);
     }
 }
 
