@@ -193,7 +193,10 @@ fn run_rules(
     output: NodeId,
     mut observer: Option<&mut dyn Observer>,
 ) {
-    for i in (0..=output.index()).rev() {
+    // Both cut to the same length, so that one index check covers both.
+    let end = output.index() + 1;
+    let (nodes, slots) = (&nodes[..end], &mut slots[..end]);
+    for i in (0..end).rev() {
         let node = &nodes[i];
         if !node.needs_grad {
             continue;
