@@ -278,7 +278,8 @@ impl Op {
     }
 
     /// The backward pass of this op: given its output `z` and the upstream gradient `g`, adds
-    /// each input's contribution `g · ∂z/∂input` to `sink`.
+    /// each input's contribution `g · ∂z/∂input` to `sink`. `nodes` are the nodes recorded
+    /// before this one (so all of its inputs).
     // Into the sweep, its one caller: 18 fewer instructions a node on W4 (callgrind).
     #[inline(always)]
     pub(crate) fn backward(&self, z: &Tensor, g: &Tensor, nodes: &[Node], sink: &mut GradSink<'_>) {
