@@ -172,7 +172,8 @@ pub(crate) fn sweep(
         std::iter::repeat_with(|| None).take(nodes.len()).collect();
     slots[output.index()] = Some(cotangent);
     // Two copies of the loop, so that in the plain one the compiler knows there is no observer
-    // and drops every check for one: 7 fewer instructions a node on W4 (callgrind).
+    // and drops every check for one: 15 fewer instructions a node on W4 (callgrind), with
+    // `add` and `accumulate` forced inline.
     match observer {
         None => run_rules(nodes, &mut slots, output, None),
         Some(observer) => run_rules(nodes, &mut slots, output, Some(observer)),
@@ -186,6 +187,7 @@ pub(crate) fn sweep(
 
 /// The loop of the sweep: from `output` down to the first node, each node's rule adds its
 /// inputs' contributions to their slots.
+// Forced into both arms of the sweep's match: that is what makes them two copies.
 #[inline(always)]
 fn run_rules(
     nodes: &[Node],
