@@ -41,24 +41,28 @@ macro_rules! tensor_binary_op {
         }
         impl $Trait<f64> for Tensor {
             type Output = Tensor;
+            #[inline]
             fn $method(self, rhs: f64) -> Tensor {
                 self.map_into(|x| $f(x, rhs))
             }
         }
         impl $Trait<f64> for &Tensor {
             type Output = Tensor;
+            #[inline]
             fn $method(self, rhs: f64) -> Tensor {
                 self.map(|x| $f(x, rhs))
             }
         }
         impl $Trait<Tensor> for f64 {
             type Output = Tensor;
+            #[inline]
             fn $method(self, rhs: Tensor) -> Tensor {
                 rhs.map_into(|x| $f(self, x))
             }
         }
         impl $Trait<&Tensor> for f64 {
             type Output = Tensor;
+            #[inline]
             fn $method(self, rhs: &Tensor) -> Tensor {
                 rhs.map(|x| $f(self, x))
             }

@@ -8,8 +8,8 @@
 //!
 //! The same loop serves the step-by-step trace (`trace.rs`): it takes an optional [`Observer`]
 //! that is told each node and each contribution as they happen, so the trace reports the very
-//! numbers this loop computes. Plain `backward()` passes none, and pays one untaken branch per
-//! node and per contribution.
+//! numbers this loop computes. Plain `backward()` passes none and runs a copy of the loop from
+//! which the compiler has removed every check for one.
 
 use crate::tape::{Node, NodeId, Tape};
 use crate::tensor::Tensor;
@@ -34,8 +34,9 @@ pub struct Grads {
 
 /// Where an op's backward rule sends each input's contribution.
 pub(crate) struct GradSink<'a> {
+    /// The nodes created before the one being processed: all of its inputs.
     nodes: &'a [Node],
-    /// The slots of the nodes created before the one being processed: all of its inputs.
+    /// Their gradient slots.
     slots: &'a mut [Option<Tensor>],
     observer: Option<&'a mut dyn Observer>,
 }
@@ -67,53 +68,86 @@ impl GradSink<'_> {
     /// Adds `contribution()` to the gradient of `input`, summing it down to the input's shape
     /// first if the op broadcast that input. Skips (and never computes) the contribution when
     /// no parameter reaches `input`.
+    // Forced: with two copies of the sweep, the compiler stops inlining `add` into the rules,
+    // which costs W4 16 instructions a node (callgrind).
+    #[inline(always)]
     pub fn add(&mut self, input: NodeId, contribution: impl FnOnce() -> Tensor) {
         let node = &self.nodes[input.index()];
         if !node.needs_grad {
             return;
         }
-        let mut contribution = contribution();
-        if self.observer.is_some() {
-            return self.add_observed(input, contribution);
-        }
-        // Written out here rather than shared with `add_observed` through helpers: as calls,
-        // or inlined with the tensor passed by value, they cost a deep scalar chain (W4) 13 to
-        // 42 more instructions per node (callgrind); this way the observer costs it about 8.
-        if !contribution.same_shape(&node.value) {
-            contribution = contribution.sum_to_shape(node.value.shape());
-        }
-        match &mut self.slots[input.index()] {
-            // In place when this slot's buffer is not shared; copy-on-write otherwise.
-            Some(gradient) => gradient.add_same_shape(&contribution),
-            empty => *empty = Some(contribution),
+        let contribution = contribution();
+        let slot = &mut self.slots[input.index()];
+        // The common case (no observer, no broadcast) inline in each rule, where the compiler
+        // sees the contribution's shape; the rest is a call. Measured on a deep scalar chain
+        // (W4, callgrind): 12 fewer instructions a node than one non-inlined `add`.
+        if self.observer.is_none() && contribution.same_shape(&node.value) {
+            accumulate(slot, contribution);
+        } else {
+            let observer = self.observer.as_deref_mut().map(|o| o as &mut dyn Observer);
+            add_summed_or_observed(input, &node.value, slot, observer, contribution);
         }
     }
+}
 
-    /// [`add`](GradSink::add) with the same arithmetic (the trace's tests compare the two bit
-    /// for bit), telling the observer what it did.
-    #[cold]
-    fn add_observed(&mut self, input: NodeId, mut contribution: Tensor) {
-        let value = &self.nodes[input.index()].value;
-        let mut unsummed = None;
-        if !contribution.same_shape(value) {
-            let summed = contribution.sum_to_shape(value.shape());
-            unsummed = Some(std::mem::replace(&mut contribution, summed));
+/// [`GradSink::add`] for a contribution to sum down to the shape of the input's `value`, or
+/// with an observer to tell. A function of the pieces it needs rather than a method, so that
+/// no call receives the sink and the compiler can keep its fields in registers.
+#[inline(never)]
+fn add_summed_or_observed(
+    input: NodeId,
+    value: &Tensor,
+    slot: &mut Option<Tensor>,
+    observer: Option<&mut dyn Observer>,
+    contribution: Tensor,
+) {
+    match observer {
+        Some(observer) => add_observed(input, value, slot, observer, contribution),
+        None => accumulate(slot, contribution.sum_to_shape(value.shape())),
+    }
+}
+
+/// [`GradSink::add`] with the same arithmetic (the trace's tests compare the two bit for bit),
+/// telling the observer what it did.
+#[cold]
+fn add_observed(
+    input: NodeId,
+    value: &Tensor,
+    slot: &mut Option<Tensor>,
+    observer: &mut dyn Observer,
+    mut contribution: Tensor,
+) {
+    let mut unsummed = None;
+    if !contribution.same_shape(value) {
+        let summed = contribution.sum_to_shape(value.shape());
+        unsummed = Some(std::mem::replace(&mut contribution, summed));
+    }
+    let first = slot.is_none();
+    let gradient = match slot {
+        Some(gradient) => {
+            gradient.add_same_shape(&contribution);
+            gradient
         }
-        let slot = &mut self.slots[input.index()];
-        let first = slot.is_none();
-        match &mut *slot {
-            Some(gradient) => gradient.add_same_shape(&contribution),
-            empty => *empty = Some(contribution.clone()),
-        }
-        if let (Some(observer), Some(gradient)) = (self.observer.as_deref_mut(), slot.as_ref()) {
-            let added = Added {
-                unsummed: unsummed.as_ref(),
-                contribution: &contribution,
-                gradient,
-                first,
-            };
-            observer.added(input, added);
-        }
+        empty => empty.insert(contribution.clone()),
+    };
+    let added = Added {
+        unsummed: unsummed.as_ref(),
+        contribution: &contribution,
+        gradient,
+        first,
+    };
+    observer.added(input, added);
+}
+
+/// Adds `contribution` (of the slot's shape) to a gradient slot: in place when the slot's
+/// buffer is not shared, copy-on-write otherwise.
+// Forced, with the `forget` below: 8 fewer instructions a node on W4 (callgrind).
+#[inline(always)]
+fn accumulate(slot: &mut Option<Tensor>, contribution: Tensor) {
+    match slot {
+        Some(gradient) => gradient.add_same_shape(&contribution),
+        // `forget` the `None` it replaces: the compiler would call a drop for it.
+        empty => std::mem::forget(empty.replace(contribution)),
     }
 }
 
@@ -128,12 +162,43 @@ pub(crate) fn sweep(
     tape: &Tape,
     output: NodeId,
     cotangent: Tensor,
-    mut observer: Option<&mut dyn Observer>,
+    observer: Option<&mut dyn Observer>,
 ) -> Grads {
-    let nodes = tape.nodes();
-    let mut slots = vec![None; nodes.len()];
+    let guard = tape.nodes();
+    // A slice, whose length the compiler then knows does not change during the sweep.
+    let nodes: &[Node] = &guard;
+    // Not `vec![None; n]`, which clones its element n times: 11 instructions a node on W4.
+    let mut slots: Vec<Option<Tensor>> =
+        std::iter::repeat_with(|| None).take(nodes.len()).collect();
     slots[output.index()] = Some(cotangent);
-    for i in (0..=output.index()).rev() {
+    // Two copies of the loop, so that in the plain one the compiler knows there is no observer
+    // and drops every check for one: 15 fewer instructions a node on W4 (callgrind), with
+    // `add` and `accumulate` forced inline.
+    match observer {
+        None => run_rules(nodes, &mut slots, output, None),
+        Some(observer) => run_rules(nodes, &mut slots, output, Some(observer)),
+    }
+    Grads {
+        tape_id: tape.id(),
+        slots,
+        zeros: OnceCell::new(),
+    }
+}
+
+/// The loop of the sweep: from `output` down to the first node, each node's rule adds its
+/// inputs' contributions to their slots.
+// Forced into both arms of the sweep's match: that is what makes them two copies.
+#[inline(always)]
+fn run_rules(
+    nodes: &[Node],
+    slots: &mut [Option<Tensor>],
+    output: NodeId,
+    mut observer: Option<&mut dyn Observer>,
+) {
+    // Both cut to the same length, so that one index check covers both.
+    let end = output.index() + 1;
+    let (nodes, slots) = (&nodes[..end], &mut slots[..end]);
+    for i in (0..end).rev() {
         let node = &nodes[i];
         if !node.needs_grad {
             continue;
@@ -145,18 +210,16 @@ pub(crate) fn sweep(
         if let Some(observer) = observer.as_deref_mut() {
             observer.node(i, g);
         }
+        // As many as the slots, so that checking an input's index against one checks it
+        // against both (W4, callgrind: 4.5 fewer instructions a node).
+        let earlier = &nodes[..i];
         let mut sink = GradSink {
-            nodes: &nodes,
+            nodes: earlier,
             slots: inputs,
             // A reborrow for this node only (the cast shortens the trait object's lifetime).
             observer: observer.as_deref_mut().map(|o| o as &mut dyn Observer),
         };
-        node.op.backward(&node.value, g, &nodes, &mut sink);
-    }
-    Grads {
-        tape_id: tape.id(),
-        slots,
-        zeros: OnceCell::new(),
+        node.op.backward(&node.value, g, earlier, &mut sink);
     }
 }
 

@@ -8,7 +8,6 @@
 //! input's shape) and panics naming the op when it does not fit; it does not check that the
 //! gradients are right — that is what [`gradcheck`](crate::check::gradcheck) is for.
 
-use crate::backward::GradSink;
 use crate::op::Op;
 use crate::tape::{Node, NodeId, Tape};
 use crate::tensor::Tensor;
@@ -118,14 +117,14 @@ impl CustomCall {
         self.op.forward(&inputs)
     }
 
-    /// The user's vector-Jacobian product, each gradient checked against its input's shape and
-    /// then accumulated like any built-in rule's.
+    /// The user's vector-Jacobian product: each input with its gradient, checked against the
+    /// input's shape (the rule in `op.rs` accumulates them like any built-in rule's).
     ///
     /// # Panics
     ///
     /// If the user's backward returns the wrong number of tensors, or one of the wrong shape;
     /// the message names the op.
-    pub(crate) fn backward(&self, z: &Tensor, g: &Tensor, nodes: &[Node], sink: &mut GradSink) {
+    pub(crate) fn backward(&self, z: &Tensor, g: &Tensor, nodes: &[Node]) -> Vec<(NodeId, Tensor)> {
         let inputs = self.input_values(nodes);
         let gradients = self.op.backward(&inputs, z, g);
         assert!(
@@ -136,6 +135,7 @@ impl CustomCall {
             gradients.len(),
             inputs.len()
         );
+        let mut checked = Vec::with_capacity(gradients.len());
         for (position, ((&id, input), gradient)) in
             self.inputs.iter().zip(&inputs).zip(gradients).enumerate()
         {
@@ -147,8 +147,9 @@ impl CustomCall {
                 gradient.shape(),
                 input.shape()
             );
-            sink.add(id, || gradient);
+            checked.push((id, gradient));
         }
+        checked
     }
 
     fn input_values<'a>(&self, nodes: &'a [Node]) -> SmallVec<[&'a Tensor; 4]> {

@@ -20,9 +20,16 @@ impl Tensor {
     /// ```
     #[inline]
     pub fn map(&self, f: impl Fn(f64) -> f64) -> Tensor {
-        if let Some(x) = self.as_scalar() {
-            return Tensor::scalar(f(x));
+        match self.as_scalar() {
+            Some(x) => Tensor::scalar(f(x)),
+            None => self.map_dense(f),
         }
+    }
+
+    /// [`map`](Tensor::map) for a tensor with a buffer, out of line so that the scalar case
+    /// inlines small.
+    #[inline(never)]
+    fn map_dense(&self, f: impl Fn(f64) -> f64) -> Tensor {
         Tensor::from_parts(
             self.shape_owned(),
             self.data().iter().map(|&x| f(x)).collect(),
@@ -43,10 +50,19 @@ impl Tensor {
     ///
     /// If the shapes do not broadcast; the message names `op` (e.g. `"add: …"`).
     #[track_caller]
+    #[inline]
     pub(crate) fn zip_with(&self, other: &Tensor, op: &str, f: impl Fn(f64, f64) -> f64) -> Tensor {
-        if let (Some(x), Some(y)) = (self.as_scalar(), other.as_scalar()) {
-            return Tensor::scalar(f(x, y));
+        match (self.as_scalar(), other.as_scalar()) {
+            (Some(x), Some(y)) => Tensor::scalar(f(x, y)),
+            _ => self.zip_with_dense(other, op, f),
         }
+    }
+
+    /// [`zip_with`](Tensor::zip_with) when an operand has a buffer, out of line so that the
+    /// scalar case inlines small.
+    #[track_caller]
+    #[inline(never)]
+    fn zip_with_dense(&self, other: &Tensor, op: &str, f: impl Fn(f64, f64) -> f64) -> Tensor {
         let (a, b) = (self.data(), other.data());
         if self.shape() == other.shape() {
             let data = a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect();

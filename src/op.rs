@@ -234,6 +234,8 @@ impl Op {
     /// On shapes the op does not accept, naming the op and the shapes; for a leaf, which is
     /// recorded with its value instead.
     #[track_caller]
+    // Into `Tape::push`, its one caller: 9 fewer instructions a node on W4 (callgrind).
+    #[inline(always)]
     pub(crate) fn forward(&self, nodes: &[Node]) -> Tensor {
         let v = |id: NodeId| &nodes[id.index()].value;
         match *self {
@@ -245,11 +247,12 @@ impl Op {
                 (x.max(0.0) - t * x) + (-x.abs()).exp().ln_1p()
             }),
             Op::Div(x, y) => v(x).zip_with(v(y), "div", |x, y| x / y),
-            Op::AddScalar(x, c) => v(x).map(|x| x + c),
-            Op::MulScalar(x, c) => v(x).map(|x| c * x),
-            Op::DivScalar(x, c) => v(x).map(|x| x / c),
-            Op::ScalarSub(c, x) => v(x).map(|x| c - x),
-            Op::ScalarDiv(c, x) => v(x).map(|x| c / x),
+            // `move`: the closures copy the constant rather than point at it on the stack.
+            Op::AddScalar(x, c) => v(x).map(move |x| x + c),
+            Op::MulScalar(x, c) => v(x).map(move |x| c * x),
+            Op::DivScalar(x, c) => v(x).map(move |x| x / c),
+            Op::ScalarSub(c, x) => v(x).map(move |x| c - x),
+            Op::ScalarDiv(c, x) => v(x).map(move |x| c / x),
             Op::Neg(x) => v(x).map(|x| -x),
             Op::Step(x) => v(x).map(|x| if x > 0.0 { 1.0 } else { 0.0 }),
             Op::Relu(x) => v(x).map(|x| if x > 0.0 { x } else { 0.0 }),
@@ -259,7 +262,7 @@ impl Op {
             Op::Exp(x) => v(x).map(f64::exp),
             Op::Ln(x) => v(x).map(f64::ln),
             Op::Sqrt(x) => v(x).map(f64::sqrt),
-            Op::Powf(x, p) => v(x).map(|x| x.powf(p)),
+            Op::Powf(x, p) => v(x).map(move |x| x.powf(p)),
             Op::Abs(x) => v(x).map(f64::abs),
             Op::Sum(x) => Tensor::scalar(v(x).sum()),
             Op::SumAxis(x, axis) => v(x).fold_axis(axis, "sum_axis", 0.0, |s, x| s + x),
@@ -275,7 +278,10 @@ impl Op {
     }
 
     /// The backward pass of this op: given its output `z` and the upstream gradient `g`, adds
-    /// each input's contribution `g · ∂z/∂input` to `sink`.
+    /// each input's contribution `g · ∂z/∂input` to `sink`. `nodes` are the nodes recorded
+    /// before this one (so all of its inputs).
+    // Into the sweep, its one caller: 18 fewer instructions a node on W4 (callgrind).
+    #[inline(always)]
     pub(crate) fn backward(&self, z: &Tensor, g: &Tensor, nodes: &[Node], sink: &mut GradSink<'_>) {
         let v = |id: NodeId| &nodes[id.index()].value;
         match *self {
@@ -370,7 +376,11 @@ impl Op {
                     v(x).zip_with(&z.expand_axis(axis, len), "logsumexp", |x, z| (x - z).exp());
                 softmax * &g.expand_axis(axis, len)
             }),
-            Op::Custom(ref call) => call.backward(z, g, nodes, sink),
+            Op::Custom(ref call) => {
+                for (input, gradient) in call.backward(z, g, nodes) {
+                    sink.add(input, || gradient);
+                }
+            }
         }
     }
 }

@@ -161,9 +161,16 @@ impl Tape {
     #[track_caller]
     pub(crate) fn push(&self, op: Op) -> Var<'_> {
         let mut nodes = self.nodes.borrow_mut();
+        // Room first, and the assert below tells the compiler there is: the node is then
+        // written straight into the tape rather than built on the stack and copied (W4,
+        // callgrind: 3 fewer instructions a node).
+        if nodes.len() == nodes.capacity() {
+            nodes.reserve(1);
+        }
         let value = op.forward(&nodes);
         let needs_grad = op.any_input(|input| nodes[input.index()].needs_grad);
         let id = NodeId::from_index(nodes.len());
+        assert!(nodes.len() < nodes.capacity());
         nodes.push(Node {
             op,
             value,

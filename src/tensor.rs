@@ -139,11 +139,16 @@ impl Tensor {
         debug_assert!(self.same_shape(other));
         match (&mut self.0, &other.0) {
             (Repr::Scalar(a), Repr::Scalar(b)) => *a += *b,
-            _ => {
-                for (a, b) in self.data_mut().iter_mut().zip(other.data()) {
-                    *a += b;
-                }
-            }
+            _ => self.add_same_shape_dense(other),
+        }
+    }
+
+    /// [`add_same_shape`](Tensor::add_same_shape)'s loop, out of line so that the scalar case
+    /// inlines small.
+    #[inline(never)]
+    fn add_same_shape_dense(&mut self, other: &Tensor) {
+        for (a, b) in self.data_mut().iter_mut().zip(other.data()) {
+            *a += b;
         }
     }
 

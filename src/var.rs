@@ -134,12 +134,14 @@ impl<'t> Var<'t> {
     }
 
     #[track_caller]
+    #[inline]
     fn record(self, op: Op) -> Var<'t> {
         self.tape.push(op)
     }
 
     /// Records a binary op after checking that both operands live on the same tape.
     #[track_caller]
+    #[inline]
     fn binary(self, other: Var<'t>, op: fn(NodeId, NodeId) -> Op, name: &str) -> Var<'t> {
         assert!(
             std::ptr::eq(self.tape, other.tape),
@@ -360,6 +362,7 @@ macro_rules! var_binary_op {
             ///
             /// If the shapes do not broadcast, or the Vars belong to two tapes.
             #[track_caller]
+            #[inline]
             fn $method(self, rhs: Var<'t>) -> Var<'t> {
                 self.binary(rhs, $var_var, stringify!($method))
             }
@@ -367,6 +370,7 @@ macro_rules! var_binary_op {
         impl<'t> $Trait<f64> for Var<'t> {
             type Output = Var<'t>;
             #[track_caller]
+            #[inline]
             fn $method(self, rhs: f64) -> Var<'t> {
                 self.record($var_f64(self.id, rhs))
             }
@@ -374,6 +378,7 @@ macro_rules! var_binary_op {
         impl<'t> $Trait<Var<'t>> for f64 {
             type Output = Var<'t>;
             #[track_caller]
+            #[inline]
             fn $method(self, rhs: Var<'t>) -> Var<'t> {
                 rhs.record($f64_var(self, rhs.id))
             }
