@@ -1,7 +1,8 @@
 //! The matrix product kernel: `out = a · b` for strided views of row-major buffers.
 //!
-//! A transposed operand is the same buffer with its strides swapped ([`MatRef::t`]), never a
-//! copy. Small products run a plain loop that sums each output left to right, exactly as
+//! A transposed operand is the same buffer with its strides swapped ([`MatRef::t`]); only a
+//! large transposed left operand is copied, where faer's kernel is slow on that layout
+//! ([`COPY_LHS_MIN_FLOPS`]). Small products run a plain loop that sums each output left to right, exactly as
 //! float64 arithmetic by hand would (the article's trace depends on it); large ones go to the
 //! GEMM crate (faer), whose blocked, vectorised kernels sum in another order: results agree to
 //! rounding, not to the bit, above [`GEMM_MIN_FLOPS`].
@@ -28,6 +29,7 @@ const PARALLEL_MIN_FLOPS: usize = 128 * 128 * 128;
 /// 256×1024×1024). Below this bound, or with few output columns, the copy measured no gain or a
 /// loss (W2's 784×128×256 weight gradient among them).
 const COPY_LHS_MIN_FLOPS: usize = 512 * 512 * 512;
+/// The fewest output columns over which the copy of [`COPY_LHS_MIN_FLOPS`] is worth its cost.
 const COPY_LHS_MIN_COLS: usize = 256;
 
 /// A read-only strided view of a matrix: element `(i, j)` is `data[i * row_stride + j * col_stride]`.
@@ -119,7 +121,8 @@ pub(crate) fn gemm(a: MatRef<'_>, b: MatRef<'_>) -> Vec<f64> {
     out
 }
 
-/// `a`'s elements as a row-major buffer, copied in `pieces` blocks of rows, one per core.
+/// `a`'s elements as a row-major buffer, copied in two halves of rows, on two cores when
+/// `pieces` > 1.
 fn row_major_copy(a: faer::MatRef<'_, f64>, pieces: usize) -> Vec<f64> {
     let (rows, cols) = (a.nrows(), a.ncols());
     let mut out = vec![0.0; rows * cols];
