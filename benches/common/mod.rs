@@ -5,10 +5,10 @@
 
 /// The benches allocate through mimalloc, as a performance-minded training binary would (a
 /// library cannot choose the global allocator; an application does, in one line like this).
-/// With glibc's malloc, W3's n = 1024 backward pass spent 14 % of its time in the kernel,
+/// With glibc's malloc, W3's n = 1024 forward + backward spent 14 % of its time in the kernel,
 /// faulting in pages that glibc had returned to the system when the previous step freed its
-/// 8 MB gradients (perf); mimalloc keeps them. Measured in one session: W3 n = 1024
-/// (fwd+bwd)/fwd 3.25 with glibc, 2.91 with mimalloc; W2's step 4–9 % faster.
+/// 8 MB gradients (perf); mimalloc keeps them. W3 n = 1024 (fwd+bwd)/fwd: 3.25 with glibc,
+/// 2.91 with mimalloc (two runs 20 minutes apart); W2's step: 4–9 % faster (A/B, twice).
 /// docs/performance.md gives both; delete these two lines to measure with the system allocator.
 /// W4 does not include this module: it measures one tape's memory growth, and glibc grows a
 /// large `Vec` in place (mremap) where mimalloc copies it (112 bytes a node at the peak, not 64).
