@@ -29,6 +29,25 @@ def median_ms(fn, repeats=30, warmup=3):
     return statistics.median(times)
 
 
+def paired_ratio(first, second, repeats=15, warmup=2):
+    """The median, over `repeats` back-to-back pairs, of second's time over first's.
+
+    Timing each call right after the other cancels the machine's slow drift, which a ratio of
+    two medians taken a minute apart does not (W3's `W3_PAIRED` mode in benches/w3_matmul.rs
+    measures tapegrad the same way)."""
+    for _ in range(warmup):
+        first()
+        second()
+    ratios = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        first()
+        middle = time.perf_counter()
+        second()
+        ratios.append((time.perf_counter() - middle) / (middle - start))
+    return statistics.median(ratios)
+
+
 def two_moons(rng, n_per_moon=50, noise=0.1):
     angle = np.pi * np.arange(n_per_moon) / (n_per_moon - 1)
     outer = np.stack([np.cos(angle), np.sin(angle)], 1)
@@ -105,6 +124,10 @@ def jax_workloads(rng):
         results[f"W3 n={n} forward"] = fwd
         results[f"W3 n={n} forward+backward"] = fb
         results[f"W3 n={n} ratio (fwd+bwd)/fwd"] = fb / fwd
+        results[f"W3 n={n} paired ratio (fwd+bwd)/fwd"] = paired_ratio(
+            lambda: jax.block_until_ready(forward(a, b)),
+            lambda: jax.block_until_ready(both(a, b)),
+        )
     return results
 
 
@@ -208,6 +231,7 @@ def torch_workloads(rng):
         results[f"W3 n={n} forward"] = fwd
         results[f"W3 n={n} forward+backward"] = fb
         results[f"W3 n={n} ratio (fwd+bwd)/fwd"] = fb / fwd
+        results[f"W3 n={n} paired ratio (fwd+bwd)/fwd"] = paired_ratio(forward, both)
 
     # W4: the deep chain with 0-d tensors, ns per node of autograd's graph (2 per link).
     links = 10_000
