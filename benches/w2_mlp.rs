@@ -7,12 +7,17 @@
 //!
 //! `w2_mlp/large_products_alone` times the step's two large matrix products by themselves.
 //!
-//! Run with `cargo bench --bench w2_mlp`.
+//! Two modes:
+//!
+//! - `cargo bench --bench w2_mlp`: criterion times the step and the products;
+//! - `PAIRED=100 cargo bench --bench w2_mlp`: times the products and then the step, back to back,
+//!   100 times, and prints the median of the 100 ratios step / products (`common::paired` says
+//!   why).
 
 mod common;
 
-use common::{normal_tensor, rng, sgd_step, uniform_tensor};
-use criterion::{Criterion, criterion_group, criterion_main};
+use common::{normal_tensor, paired, paired_from_env, rng, sgd_step, uniform_tensor};
+use criterion::{Criterion, criterion_group};
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use tapegrad::{Tape, Tensor, Var};
@@ -81,16 +86,68 @@ fn mlp_step(c: &mut Criterion) {
 /// The step's two large products alone, `X·W1` (128×784×256) and the weight gradient
 /// `Xᵀ·G1` (784×128×256, here with Xᵀ made contiguous beforehand), through the same GEMM path:
 /// the floor that the whole step is compared with in docs/performance.md.
+struct LargeProducts {
+    x: Tensor,
+    x_t: Tensor,
+    w1: Tensor,
+    g1: Tensor,
+}
+
+impl LargeProducts {
+    /// The operands, for `batch` and the weights `w1` (copied, so that the step still owns its
+    /// parameters' buffers and updates them in place).
+    fn new(batch: &Batch, w1: &Tensor) -> LargeProducts {
+        LargeProducts {
+            x: batch.x.clone(),
+            x_t: batch.x.transpose(),
+            w1: Tensor::from_vec(w1.data().to_vec(), w1.shape()).expect("same shape"),
+            g1: Tensor::ones(&[BATCH, HIDDEN]),
+        }
+    }
+
+    fn run(&self) -> (Tensor, Tensor) {
+        (self.x.matmul(&self.w1), self.x_t.matmul(&self.g1))
+    }
+}
+
 fn large_products(c: &mut Criterion) {
     let mut rng = rng();
     let batch = random_batch(&mut rng);
-    let params = he_init(&mut rng);
-    let x_t = batch.x.transpose();
-    let g1 = Tensor::ones(&[BATCH, HIDDEN]);
-    c.bench_function("w2_mlp/large_products_alone", |b| {
-        b.iter(|| (batch.x.matmul(&params[0]), x_t.matmul(&g1)));
-    });
+    let products = LargeProducts::new(&batch, &he_init(&mut rng)[0]);
+    c.bench_function("w2_mlp/large_products_alone", |b| b.iter(|| products.run()));
 }
 
 criterion_group!(benches, mlp_step, large_products);
-criterion_main!(benches);
+
+/// Times the large products and then the step, `pairs` times back to back, and prints their
+/// medians and the median of the ratios step / products.
+fn paired_ratio(pairs: usize) {
+    let mut rng = rng();
+    let batch = random_batch(&mut rng);
+    let mut params = he_init(&mut rng);
+    let products = LargeProducts::new(&batch, &params[0]);
+    let mut tape = Tape::new();
+    let (alone, step, ratio) = paired(
+        pairs,
+        || products.run(),
+        || {
+            sgd_step(&mut tape, &mut params, LEARNING_RATE, |tape, p| {
+                cross_entropy(tape, p, &batch)
+            })
+        },
+    );
+    println!(
+        "w2_mlp: large products alone {alone:.4} ms, step {step:.4} ms, \
+         median of {pairs} paired ratios {ratio:.3}"
+    );
+}
+
+fn main() {
+    match paired_from_env() {
+        Some(pairs) => paired_ratio(pairs),
+        None => {
+            benches();
+            Criterion::default().configure_from_args().final_summary();
+        }
+    }
+}

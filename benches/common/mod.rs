@@ -18,6 +18,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::f64::consts::TAU;
+use std::time::{Duration, Instant};
 use tapegrad::{Tape, Tensor, Var};
 
 /// The seed of all benchmark data (micrograd's demo seeds its generators with 1337 too).
@@ -82,4 +83,67 @@ fn backward(
     let grads = loss.backward();
     let grads = vars.iter().map(|&v| grads[v].clone()).collect();
     (loss.value().item(), grads)
+}
+
+/// How long [`paired`] runs its pairs untimed first (criterion warms up for 3 s).
+const WARM_UP: Duration = Duration::from_secs(1);
+
+/// The medians of `pairs` back-to-back timings of `first()` then `second()`, in milliseconds,
+/// and the median of their `pairs` ratios second/first, after [`WARM_UP`].
+///
+/// On a machine whose speed drifts over minutes, a ratio of two calls timed back to back is
+/// steadier than the ratio of two criterion medians taken seconds apart. compare.py measures
+/// PyTorch and JAX the same way.
+///
+/// # Panics
+///
+/// If `pairs` is 0.
+pub fn paired<A, B>(
+    pairs: usize,
+    mut first: impl FnMut() -> A,
+    mut second: impl FnMut() -> B,
+) -> (f64, f64, f64) {
+    assert!(pairs > 0, "paired timing needs at least one pair");
+    let warm_up = Instant::now();
+    while warm_up.elapsed() < WARM_UP {
+        std::hint::black_box(first());
+        std::hint::black_box(second());
+    }
+    let time = |run: &mut dyn FnMut()| {
+        let start = Instant::now();
+        run();
+        start.elapsed().as_secs_f64()
+    };
+    let (mut firsts, mut seconds, mut ratios) = (vec![], vec![], vec![]);
+    for _ in 0..pairs {
+        let a = time(&mut || drop(std::hint::black_box(first())));
+        let b = time(&mut || drop(std::hint::black_box(second())));
+        firsts.push(a * 1e3);
+        seconds.push(b * 1e3);
+        ratios.push(b / a);
+    }
+    (
+        median(&mut firsts),
+        median(&mut seconds),
+        median(&mut ratios),
+    )
+}
+
+/// The number of pairs `PAIRED=<pairs>` asks [`paired`] for, if it is set (the benches then
+/// print paired ratios instead of running criterion).
+///
+/// # Panics
+///
+/// If it is set to anything but a positive number.
+pub fn paired_from_env() -> Option<usize> {
+    let pairs = std::env::var("PAIRED").ok()?;
+    let pairs = pairs.parse().ok().filter(|&pairs| pairs > 0);
+    Some(pairs.expect("PAIRED: a positive number of pairs"))
+}
+
+/// The middle element of `values` once sorted (the upper of the two middle ones for an even
+/// count).
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
 }

@@ -33,7 +33,7 @@ def paired_ratio(first, second, repeats=15, warmup=2):
     """The median, over `repeats` back-to-back pairs, of second's time over first's.
 
     Timing each call right after the other cancels the machine's slow drift, which a ratio of
-    two medians taken a minute apart does not (W3's `W3_PAIRED` mode in benches/w3_matmul.rs
+    two medians taken a minute apart does not (the benches' `PAIRED` mode, benches/common/mod.rs,
     measures tapegrad the same way)."""
     for _ in range(warmup):
         first()
