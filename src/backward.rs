@@ -11,7 +11,7 @@
 //! numbers this loop computes. Plain `backward()` passes none and runs a copy of the loop from
 //! which the compiler has removed every check for one.
 
-use crate::tape::{Node, NodeId, Recording, Tape};
+use crate::tape::{Node, NodeId, Tape};
 use crate::tensor::Tensor;
 use crate::var::Var;
 use std::cell::OnceCell;
@@ -168,10 +168,7 @@ pub(crate) fn sweep(
 ) -> Grads {
     let guard = tape.recording();
     // Slices, whose lengths the compiler then knows do not change during the sweep.
-    let Recording {
-        nodes, needs_grad, ..
-    } = &*guard;
-    let (nodes, needs_grad): (&[Node], &[bool]) = (nodes, needs_grad);
+    let (nodes, needs_grad): (&[Node], &[bool]) = (guard.nodes(), &guard.needs_grad);
     // Not `vec![None; n]`, which clones its element n times: 11 instructions a node on W4.
     let mut slots: Vec<Option<Tensor>> =
         std::iter::repeat_with(|| None).take(nodes.len()).collect();

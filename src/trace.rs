@@ -235,7 +235,7 @@ fn trace(tape: &Tape, output: NodeId, seed: Tensor) -> Trace {
         }
     };
     let recording = tape.recording();
-    let nodes = &recording.nodes;
+    let nodes = recording.nodes();
     let steps = recorder
         .steps
         .into_iter()

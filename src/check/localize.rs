@@ -47,7 +47,7 @@ pub(crate) fn first_wrong_node(
     let recording = tape.recording();
     let mut kinks = Vec::new();
     for index in 0..grads.len() {
-        let node = &recording.nodes[index];
+        let node = &recording.nodes()[index];
         let is_leaf = node.op.inputs().next().is_none();
         if is_leaf || grads.slot(index).is_none() {
             continue; // nothing to check, or no gradient went through it
@@ -74,7 +74,7 @@ pub(crate) fn first_wrong_node(
 }
 
 fn site(recording: &Recording, index: usize) -> NodeSite {
-    let nodes = &recording.nodes;
+    let nodes = recording.nodes();
     let node = &nodes[index];
     NodeSite {
         node: NodeId::from_index(index),
@@ -99,7 +99,7 @@ struct LocalOp {
 
 impl LocalOp {
     fn new(recording: &Recording, index: usize) -> LocalOp {
-        let op = &recording.nodes[index].op;
+        let op = &recording.nodes()[index].op;
         let mut distinct: Vec<NodeId> = Vec::new();
         for input in op.inputs() {
             if !distinct.contains(&input) {
@@ -112,7 +112,7 @@ impl LocalOp {
             op: local,
             inputs: distinct
                 .iter()
-                .map(|id| recording.nodes[id.index()].value.clone())
+                .map(|id| recording.nodes()[id.index()].value.clone())
                 .collect(),
             leaves: distinct
                 .iter()
