@@ -106,7 +106,17 @@ impl Recording {
         self.locations.clear();
     }
 
-    /// Appends `node`, in the place of a stale one if there is one.
+    /// Makes room for one more node, so that `push` need not reallocate. Called before the
+    /// node's value is computed: the node is then written straight into the tape rather than
+    /// built on the stack and copied (W4, callgrind: 3 fewer instructions a node).
+    #[inline(always)]
+    fn make_room(&mut self) {
+        if self.len() == self.stored.len() && self.stored.len() == self.stored.capacity() {
+            self.stored.reserve(1);
+        }
+    }
+
+    /// Appends `node`, in the place of a stale one if there is one. `make_room` must have run.
     // Forced, with the `forget` below: 27 fewer instructions a node on W4 (callgrind).
     #[inline(always)]
     fn push(&mut self, node: Node, needs_grad: bool, location: &'static Location<'static>) {
@@ -120,7 +130,11 @@ impl Recording {
                 debug_assert!(stale.is_inline());
                 std::mem::forget(stale);
             }
-            None => self.stored.push(node),
+            None => {
+                // Holds after `make_room`, and tells the compiler so.
+                assert!(self.stored.len() < self.stored.capacity());
+                self.stored.push(node);
+            }
         }
         self.needs_grad.push(needs_grad);
         self.locations.push(location);
@@ -228,6 +242,7 @@ impl Tape {
     #[track_caller]
     fn push_leaf(&self, op: Op, value: Tensor, needs_grad: bool) -> Var<'_> {
         let mut recording = self.recording.borrow_mut();
+        recording.make_room();
         let id = NodeId::from_index(recording.len());
         recording.push(Node { op, value }, needs_grad, Location::caller());
         Var::new(self, id)
@@ -241,6 +256,7 @@ impl Tape {
     #[track_caller]
     pub(crate) fn push(&self, op: Op) -> Var<'_> {
         let mut recording = self.recording.borrow_mut();
+        recording.make_room();
         let value = op.forward(recording.nodes());
         let needs_grad = op.any_input(|input| recording.needs_grad[input.index()]);
         let id = NodeId::from_index(recording.len());
