@@ -36,6 +36,8 @@ pub struct Grads {
 pub(crate) struct GradSink<'a> {
     /// The nodes created before the one being processed: all of its inputs.
     nodes: &'a [Node],
+    /// Whether each of them needs a gradient.
+    needs_grad: &'a [bool],
     /// Their gradient slots.
     slots: &'a mut [Option<Tensor>],
     observer: Option<&'a mut dyn Observer>,
@@ -72,10 +74,10 @@ impl GradSink<'_> {
     // which costs W4 16 instructions a node (callgrind).
     #[inline(always)]
     pub fn add(&mut self, input: NodeId, contribution: impl FnOnce() -> Tensor) {
-        let node = &self.nodes[input.index()];
-        if !node.needs_grad {
+        if !self.needs_grad[input.index()] {
             return;
         }
+        let node = &self.nodes[input.index()];
         let contribution = contribution();
         let slot = &mut self.slots[input.index()];
         // The common case (no observer, no broadcast) inline in each rule, where the compiler
@@ -164,9 +166,9 @@ pub(crate) fn sweep(
     cotangent: Tensor,
     observer: Option<&mut dyn Observer>,
 ) -> Grads {
-    let guard = tape.nodes();
-    // A slice, whose length the compiler then knows does not change during the sweep.
-    let nodes: &[Node] = &guard;
+    let guard = tape.recording();
+    // Slices, whose lengths the compiler then knows do not change during the sweep.
+    let (nodes, needs_grad): (&[Node], &[bool]) = (guard.nodes(), &guard.needs_grad);
     // Not `vec![None; n]`, which clones its element n times: 11 instructions a node on W4.
     let mut slots: Vec<Option<Tensor>> =
         std::iter::repeat_with(|| None).take(nodes.len()).collect();
@@ -175,8 +177,8 @@ pub(crate) fn sweep(
     // and drops every check for one: 15 fewer instructions a node on W4 (callgrind), with
     // `add` and `accumulate` forced inline.
     match observer {
-        None => run_rules(nodes, &mut slots, output, None),
-        Some(observer) => run_rules(nodes, &mut slots, output, Some(observer)),
+        None => run_rules(nodes, needs_grad, &mut slots, output, None),
+        Some(observer) => run_rules(nodes, needs_grad, &mut slots, output, Some(observer)),
     }
     Grads {
         tape_id: tape.id(),
@@ -191,18 +193,19 @@ pub(crate) fn sweep(
 #[inline(always)]
 fn run_rules(
     nodes: &[Node],
+    needs_grad: &[bool],
     slots: &mut [Option<Tensor>],
     output: NodeId,
     mut observer: Option<&mut dyn Observer>,
 ) {
-    // Both cut to the same length, so that one index check covers both.
+    // All cut to the same length, so that one index check covers them all.
     let end = output.index() + 1;
-    let (nodes, slots) = (&nodes[..end], &mut slots[..end]);
+    let (nodes, needs_grad, slots) = (&nodes[..end], &needs_grad[..end], &mut slots[..end]);
     for i in (0..end).rev() {
-        let node = &nodes[i];
-        if !node.needs_grad {
+        if !needs_grad[i] {
             continue;
         }
+        let node = &nodes[i];
         let (inputs, rest) = slots.split_at_mut(i);
         let Some(g) = &rest[0] else {
             continue; // this node does not reach the output
@@ -211,10 +214,11 @@ fn run_rules(
             observer.node(i, g);
         }
         // As many as the slots, so that checking an input's index against one checks it
-        // against both (W4, callgrind: 4.5 fewer instructions a node).
+        // against all (W4, callgrind: 4.5 fewer instructions a node).
         let earlier = &nodes[..i];
         let mut sink = GradSink {
             nodes: earlier,
+            needs_grad: &needs_grad[..i],
             slots: inputs,
             // A reborrow for this node only (the cast shortens the trait object's lifetime).
             observer: observer.as_deref_mut().map(|o| o as &mut dyn Observer),

@@ -89,7 +89,7 @@ impl Tape {
                 out,
                 "  n{index} [label=\"{}\\l\", tooltip=\"recorded at {}\", {style}];",
                 escape(&label),
-                escape(&node.location.to_string())
+                escape(&self.location(id).to_string())
             );
         }
         for (index, node) in nodes.iter().enumerate() {

@@ -132,6 +132,45 @@ impl Op {
         }
     }
 
+    /// Whether the op is stored entirely inline (no box), so that dropping it frees nothing.
+    /// No wildcard arm: a new variant must say which it is.
+    #[inline]
+    pub(crate) fn is_inline(&self) -> bool {
+        match self {
+            Op::Reshape(..) | Op::BroadcastTo(..) | Op::Custom(_) => false,
+            Op::Param
+            | Op::Constant
+            | Op::Add(..)
+            | Op::Sub(..)
+            | Op::Mul(..)
+            | Op::Div(..)
+            | Op::BceWithLogits(..)
+            | Op::AddScalar(..)
+            | Op::MulScalar(..)
+            | Op::DivScalar(..)
+            | Op::ScalarSub(..)
+            | Op::ScalarDiv(..)
+            | Op::Neg(_)
+            | Op::Step(_)
+            | Op::Relu(_)
+            | Op::Sigmoid(_)
+            | Op::Softplus(_)
+            | Op::Tanh(_)
+            | Op::Exp(_)
+            | Op::Ln(_)
+            | Op::Sqrt(_)
+            | Op::Powf(..)
+            | Op::Abs(_)
+            | Op::Sum(_)
+            | Op::SumAxis(..)
+            | Op::MaxAxis(..)
+            | Op::Transpose(_)
+            | Op::Matmul(..)
+            | Op::LogSoftmax(..)
+            | Op::LogSumExp(..) => true,
+        }
+    }
+
     /// The nodes this op reads, in argument order (none for a leaf, at most two for a built-in
     /// op, any number for a custom one).
     pub fn inputs(&self) -> impl Iterator<Item = NodeId> {

@@ -121,6 +121,13 @@ impl Tensor {
         }
     }
 
+    /// Whether the tensor is stored entirely inline (a scalar), so that dropping it frees
+    /// nothing.
+    #[inline]
+    pub(crate) fn is_inline(&self) -> bool {
+        matches!(self.0, Repr::Scalar(_))
+    }
+
     /// Whether both tensors have the same shape; free for two scalars, which the backward pass
     /// of a scalar graph asks about at every node.
     #[inline]

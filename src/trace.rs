@@ -234,7 +234,8 @@ fn trace(tape: &Tape, output: NodeId, seed: Tensor) -> Trace {
             tape.node_name(id)
         }
     };
-    let nodes = tape.nodes();
+    let recording = tape.recording();
+    let nodes = recording.nodes();
     let steps = recorder
         .steps
         .into_iter()
@@ -253,9 +254,9 @@ fn trace(tape: &Tape, output: NodeId, seed: Tensor) -> Trace {
                 .op
                 .inputs()
                 .enumerate()
-                .filter(|(_, input)| nodes[input.index()].needs_grad)
+                .filter(|(_, input)| recording.needs_grad[input.index()])
                 .map(|(position, input)| {
-                    let factor = local_factor(&node.op, position, &nodes, &node.value, &names);
+                    let factor = local_factor(&node.op, position, nodes, &node.value, &names);
                     // The rule adds in argument order, skipping only what needs no gradient.
                     let addition = added.next_if(|(id, _)| *id == input).map(|(_, a)| a);
                     Contribution {

@@ -75,7 +75,7 @@ impl<'t> Var<'t> {
     /// assert_eq!((y.location().file(), y.location().line()), (file!(), line));
     /// ```
     pub fn location(self) -> &'static Location<'static> {
-        self.tape.nodes()[self.id.index()].location
+        self.tape.location(self.id)
     }
 
     /// The backward pass from this output, which must hold exactly one element: the gradient of

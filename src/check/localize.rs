@@ -14,7 +14,7 @@ use super::finite_diff::{central_difference, dot, loss_at, random_tensor};
 use super::report::{Comparison, Culprit, Discrepancy, NodeFault, NodeSite};
 use crate::backward::Grads;
 use crate::op::Op;
-use crate::tape::{Node, NodeId, Tape};
+use crate::tape::{NodeId, Recording, Tape};
 use crate::tensor::Tensor;
 use crate::var::Var;
 
@@ -44,24 +44,24 @@ pub(crate) fn first_wrong_node(
     grads: &Grads,
     options: &GradCheckOptions,
 ) -> (Culprit, Vec<NodeSite>) {
-    let nodes = tape.nodes();
+    let recording = tape.recording();
     let mut kinks = Vec::new();
     for index in 0..grads.len() {
-        let node = &nodes[index];
+        let node = &recording.nodes()[index];
         let is_leaf = node.op.inputs().next().is_none();
         if is_leaf || grads.slot(index).is_none() {
             continue; // nothing to check, or no gradient went through it
         }
-        match check_node(&nodes, index, options) {
+        match check_node(&recording, index, options) {
             Verdict::Agrees => {}
-            Verdict::AtKink => kinks.push(site(&nodes, index)),
+            Verdict::AtKink => kinks.push(site(&recording, index)),
             Verdict::Wrong {
                 checked,
                 failed,
                 worst,
             } => {
                 let fault = NodeFault {
-                    site: site(&nodes, index),
+                    site: site(&recording, index),
                     checked,
                     failed,
                     worst,
@@ -73,7 +73,8 @@ pub(crate) fn first_wrong_node(
     (Culprit::NoneFound, kinks)
 }
 
-fn site(nodes: &[Node], index: usize) -> NodeSite {
+fn site(recording: &Recording, index: usize) -> NodeSite {
+    let nodes = recording.nodes();
     let node = &nodes[index];
     NodeSite {
         node: NodeId::from_index(index),
@@ -83,7 +84,7 @@ fn site(nodes: &[Node], index: usize) -> NodeSite {
             .inputs()
             .map(|input| (input, nodes[input.index()].value.shape().to_vec()))
             .collect(),
-        location: node.location,
+        location: recording.locations[index],
     }
 }
 
@@ -97,8 +98,8 @@ struct LocalOp {
 }
 
 impl LocalOp {
-    fn new(nodes: &[Node], index: usize) -> LocalOp {
-        let op = &nodes[index].op;
+    fn new(recording: &Recording, index: usize) -> LocalOp {
+        let op = &recording.nodes()[index].op;
         let mut distinct: Vec<NodeId> = Vec::new();
         for input in op.inputs() {
             if !distinct.contains(&input) {
@@ -111,12 +112,12 @@ impl LocalOp {
             op: local,
             inputs: distinct
                 .iter()
-                .map(|id| nodes[id.index()].value.clone())
+                .map(|id| recording.nodes()[id.index()].value.clone())
                 .collect(),
             leaves: distinct
                 .iter()
                 .map(|id| {
-                    if nodes[id.index()].needs_grad {
+                    if recording.needs_grad[id.index()] {
                         Leaf::Param
                     } else {
                         Leaf::Constant
@@ -142,8 +143,8 @@ impl LocalOp {
     }
 }
 
-fn check_node(nodes: &[Node], index: usize, options: &GradCheckOptions) -> Verdict {
-    let local = LocalOp::new(nodes, index);
+fn check_node(recording: &Recording, index: usize, options: &GradCheckOptions) -> Verdict {
+    let local = LocalOp::new(recording, index);
     let tape = Tape::new();
     let output = local.record(&tape, &local.inputs);
     // A random cotangent checks every output element at once, none weighted near zero.
