@@ -96,6 +96,11 @@ impl Recording {
         &self.stored[..self.len()]
     }
 
+    /// Whether every node is inline: then every value is a scalar, and so is every gradient.
+    pub fn all_inline(&self) -> bool {
+        self.all_inline
+    }
+
     /// Forgets every node, dropping them only if that frees memory (see `stored`).
     fn clear(&mut self) {
         if !self.all_inline {
