@@ -2,10 +2,10 @@
 //!
 //! A transposed operand is the same buffer with its strides swapped ([`MatRef::t`]); only a
 //! large transposed left operand is copied, where faer's kernel is slow on that layout
-//! ([`COPY_LHS_MIN_FLOPS`]). Small products run a plain loop that sums each output left to right, exactly as
-//! float64 arithmetic by hand would (the article's trace depends on it); large ones go to the
-//! GEMM crate (faer), whose blocked, vectorised kernels sum in another order: results agree to
-//! rounding, not to the bit, above [`GEMM_MIN_FLOPS`].
+//! ([`COPY_LHS_MIN_FLOPS`]). Small products run a plain loop that sums each output left to
+//! right, exactly as float64 arithmetic by hand would (the article's trace depends on it);
+//! large ones go to the GEMM crate (faer), whose blocked, vectorised kernels sum in another
+//! order: results agree to rounding, not to the bit, above [`GEMM_MIN_FLOPS`].
 
 use faer::{Accum, Par};
 
@@ -32,7 +32,8 @@ const COPY_LHS_MIN_FLOPS: usize = 512 * 512 * 512;
 /// The fewest output columns over which the copy of [`COPY_LHS_MIN_FLOPS`] is worth its cost.
 const COPY_LHS_MIN_COLS: usize = 256;
 
-/// A read-only strided view of a matrix: element `(i, j)` is `data[i * row_stride + j * col_stride]`.
+/// A read-only strided view of a matrix: element `(i, j)` is
+/// `data[i * row_stride + j * col_stride]`.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct MatRef<'a> {
     pub data: &'a [f64],

@@ -219,8 +219,8 @@ impl Tape {
 
     /// Forgets every node and every name but keeps the allocation, for the next training step.
     /// Tensors the nodes held are dropped here; nodes that hold none (a scalar graph's) are
-    /// left for the next step to overwrite, which saves a pass over them. Taking `&mut self` means the borrow checker guarantees that no `Var` of the old nodes
-    /// survives.
+    /// left for the next step to overwrite, which saves a pass over them. Taking `&mut self`
+    /// means the borrow checker guarantees that no `Var` of the old nodes survives.
     pub fn clear(&mut self) {
         self.recording.get_mut().clear();
         self.names.get_mut().clear();
