@@ -33,6 +33,7 @@ pub struct Var<'t> {
 }
 
 impl<'t> Var<'t> {
+    #[inline]
     pub(crate) fn new(tape: &'t Tape, id: NodeId) -> Var<'t> {
         Var { tape, id }
     }
@@ -134,7 +135,8 @@ impl<'t> Var<'t> {
     }
 
     #[track_caller]
-    #[inline]
+    // Forced, with `Tape::push`, into each op's method (`tape.rs` says why).
+    #[inline(always)]
     fn record(self, op: Op) -> Var<'t> {
         self.tape.push(op)
     }
