@@ -16,7 +16,7 @@
 
 mod common;
 
-use common::{normal_tensor, paired, paired_from_env, rng, sgd_step, uniform_tensor};
+use common::{criterion_or_paired, normal_tensor, paired, rng, sgd_step, uniform_tensor};
 use criterion::{Criterion, criterion_group};
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
@@ -143,11 +143,5 @@ fn paired_ratio(pairs: usize) {
 }
 
 fn main() {
-    match paired_from_env() {
-        Some(pairs) => paired_ratio(pairs),
-        None => {
-            benches();
-            Criterion::default().configure_from_args().final_summary();
-        }
-    }
+    criterion_or_paired(benches, paired_ratio);
 }

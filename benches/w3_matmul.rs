@@ -13,7 +13,7 @@
 
 mod common;
 
-use common::{normal_tensor, paired, paired_from_env, rng};
+use common::{criterion_or_paired, normal_tensor, paired, rng};
 use criterion::{Criterion, SamplingMode, criterion_group};
 use tapegrad::{Tape, Tensor, Var};
 
@@ -62,12 +62,11 @@ criterion_group!(benches, matmul);
 /// back to back, and prints their medians and the median of the ratios.
 fn paired_ratios(pairs: usize) {
     let mut rng = rng();
-    let mut tape = Tape::new();
+    // Two tapes, because each closure clears its own (clearing is part of what is timed).
+    let (mut tape, mut other) = (Tape::new(), Tape::new());
     for n in SIZES {
         let a = normal_tensor(&mut rng, &[n, n]);
         let b = normal_tensor(&mut rng, &[n, n]);
-        // Two tapes, because each closure clears its own (clearing is part of what is timed).
-        let mut other = Tape::new();
         let (forward, both, ratio) = paired(
             pairs,
             || {
@@ -87,11 +86,5 @@ fn paired_ratios(pairs: usize) {
 }
 
 fn main() {
-    match paired_from_env() {
-        Some(pairs) => paired_ratios(pairs),
-        None => {
-            benches();
-            Criterion::default().configure_from_args().final_summary();
-        }
-    }
+    criterion_or_paired(benches, paired_ratios);
 }

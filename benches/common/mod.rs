@@ -129,16 +129,25 @@ pub fn paired<A, B>(
     )
 }
 
-/// The number of pairs `PAIRED=<pairs>` asks [`paired`] for, if it is set (the benches then
-/// print paired ratios instead of running criterion).
+/// A bench's `main`: `paired_ratios(pairs)` if `PAIRED=<pairs>` is set, criterion's `benches`
+/// otherwise.
 ///
 /// # Panics
 ///
-/// If it is set to anything but a positive number.
-pub fn paired_from_env() -> Option<usize> {
-    let pairs = std::env::var("PAIRED").ok()?;
-    let pairs = pairs.parse().ok().filter(|&pairs| pairs > 0);
-    Some(pairs.expect("PAIRED: a positive number of pairs"))
+/// If `PAIRED` is set to anything but a positive number.
+pub fn criterion_or_paired(benches: fn(), paired_ratios: fn(usize)) {
+    match std::env::var("PAIRED") {
+        Ok(pairs) => {
+            let pairs = pairs.parse().ok().filter(|&pairs| pairs > 0);
+            paired_ratios(pairs.expect("PAIRED: a positive number of pairs"));
+        }
+        Err(_) => {
+            benches();
+            criterion::Criterion::default()
+                .configure_from_args()
+                .final_summary();
+        }
+    }
 }
 
 /// The middle element of `values` once sorted (the upper of the two middle ones for an even
