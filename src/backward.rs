@@ -26,8 +26,12 @@ use std::ops::Index;
 /// cleared or dropped afterwards (but indexing needs a `Var`, which borrows the tape).
 pub struct Grads {
     tape_id: u64,
-    /// One slot per node recorded when backward ran; `None` where no gradient flowed.
+    /// One slot per node recorded when backward ran, meaningful where `flowed` says so.
     slots: Vec<Slot>,
+    /// Whether a gradient flowed to each node. Beside the slots rather than in them: an
+    /// `Option<Tensor>` is 24 bytes where a tensor is 16, and on a long tape the sweep is
+    /// memory-bound (W4, 10⁶ links).
+    flowed: Vec<bool>,
     /// Whether some slot may hold a tensor buffer. If none does (a scalar graph), dropping the
     /// slots frees nothing, and `drop` skips the pass over them.
     holds_buffers: bool,
@@ -39,7 +43,7 @@ pub struct Grads {
 /// A gradient slot. `ManuallyDrop`, so that dropping a `Grads` whose slots hold no buffer is
 /// not a pass over them (W4, 10⁶ links: 2.2 of 28 ns a node); `Grads::drop` drops them when
 /// one may hold a buffer. Getting that flag wrong would leak, never free twice.
-type Slot = ManuallyDrop<Option<Tensor>>;
+type Slot = ManuallyDrop<Tensor>;
 
 /// Where an op's backward rule sends each input's contribution.
 pub(crate) struct GradSink<'a> {
@@ -47,8 +51,9 @@ pub(crate) struct GradSink<'a> {
     nodes: &'a [Node],
     /// Whether each of them needs a gradient.
     needs_grad: &'a [bool],
-    /// Their gradient slots.
+    /// Their gradient slots, and whether a gradient flowed to each yet.
     slots: &'a mut [Slot],
+    flowed: &'a mut [bool],
     observer: Option<&'a mut dyn Observer>,
 }
 
@@ -88,15 +93,16 @@ impl GradSink<'_> {
         }
         let node = &self.nodes[input.index()];
         let contribution = contribution();
-        let slot: &mut Option<Tensor> = &mut self.slots[input.index()];
+        let slot: &mut Tensor = &mut self.slots[input.index()];
+        let flowed = &mut self.flowed[input.index()];
         // The common case (no observer, no broadcast) inline in each rule, where the compiler
         // sees the contribution's shape; the rest is a call. Measured on a deep scalar chain
         // (W4, callgrind): 12 fewer instructions a node than one non-inlined `add`.
         if self.observer.is_none() && contribution.same_shape(&node.value) {
-            accumulate(slot, contribution);
+            accumulate(slot, flowed, contribution);
         } else {
             let observer = self.observer.as_deref_mut().map(|o| o as &mut dyn Observer);
-            add_summed_or_observed(input, &node.value, slot, observer, contribution);
+            add_summed_or_observed(input, &node.value, slot, flowed, observer, contribution);
         }
     }
 }
@@ -108,13 +114,14 @@ impl GradSink<'_> {
 fn add_summed_or_observed(
     input: NodeId,
     value: &Tensor,
-    slot: &mut Option<Tensor>,
+    slot: &mut Tensor,
+    flowed: &mut bool,
     observer: Option<&mut dyn Observer>,
     contribution: Tensor,
 ) {
     match observer {
-        Some(observer) => add_observed(input, value, slot, observer, contribution),
-        None => accumulate(slot, contribution.sum_to_shape(value.shape())),
+        Some(observer) => add_observed(input, value, slot, flowed, observer, contribution),
+        None => accumulate(slot, flowed, contribution.sum_to_shape(value.shape())),
     }
 }
 
@@ -124,7 +131,8 @@ fn add_summed_or_observed(
 fn add_observed(
     input: NodeId,
     value: &Tensor,
-    slot: &mut Option<Tensor>,
+    slot: &mut Tensor,
+    flowed: &mut bool,
     observer: &mut dyn Observer,
     mut contribution: Tensor,
 ) {
@@ -133,32 +141,30 @@ fn add_observed(
         let summed = contribution.sum_to_shape(value.shape());
         unsummed = Some(std::mem::replace(&mut contribution, summed));
     }
-    let first = slot.is_none();
-    let gradient = match slot {
-        Some(gradient) => {
-            gradient.add_same_shape(&contribution);
-            gradient
-        }
-        empty => empty.insert(contribution.clone()),
-    };
+    let first = !*flowed;
+    accumulate(slot, flowed, contribution.clone());
     let added = Added {
         unsummed: unsummed.as_ref(),
         contribution: &contribution,
-        gradient,
+        gradient: slot,
         first,
     };
     observer.added(input, added);
 }
 
-/// Adds `contribution` (of the slot's shape) to a gradient slot: in place when the slot's
-/// buffer is not shared, copy-on-write otherwise.
+/// Adds `contribution` (of the slot's shape) to a gradient slot, or puts it there if no
+/// gradient `flowed` to it yet: in place when the slot's buffer is not shared, copy-on-write
+/// otherwise.
 // Forced, with the `forget` below: 8 fewer instructions a node on W4 (callgrind).
 #[inline(always)]
-fn accumulate(slot: &mut Option<Tensor>, contribution: Tensor) {
-    match slot {
-        Some(gradient) => gradient.add_same_shape(&contribution),
-        // `forget` the `None` it replaces: the compiler would call a drop for it.
-        empty => std::mem::forget(empty.replace(contribution)),
+fn accumulate(slot: &mut Tensor, flowed: &mut bool, contribution: Tensor) {
+    if *flowed {
+        slot.add_same_shape(&contribution);
+    } else {
+        // An empty slot holds a placeholder scalar: `forget` it rather than have the compiler
+        // call a drop for it.
+        std::mem::forget(std::mem::replace(slot, contribution));
+        *flowed = true;
     }
 }
 
@@ -178,21 +184,31 @@ pub(crate) fn sweep(
     let guard = tape.recording();
     // Slices, whose lengths the compiler then knows do not change during the sweep.
     let (nodes, needs_grad): (&[Node], &[bool]) = (guard.nodes(), &guard.needs_grad);
-    // Not `vec![None; n]`, which clones its element n times: 11 instructions a node on W4.
-    let mut slots: Vec<Slot> = std::iter::repeat_with(|| ManuallyDrop::new(None))
+    // Not `vec![…; n]`, which clones its element n times: 11 instructions a node on W4.
+    let mut slots: Vec<Slot> = std::iter::repeat_with(|| ManuallyDrop::new(Tensor::scalar(0.0)))
         .take(nodes.len())
         .collect();
-    *slots[output.index()] = Some(cotangent);
+    let mut flowed = vec![false; nodes.len()];
+    *slots[output.index()] = cotangent;
+    flowed[output.index()] = true;
     // Two copies of the loop, so that in the plain one the compiler knows there is no observer
     // and drops every check for one: 15 fewer instructions a node on W4 (callgrind), with
     // `add` and `accumulate` forced inline.
     match observer {
-        None => run_rules(nodes, needs_grad, &mut slots, output, None),
-        Some(observer) => run_rules(nodes, needs_grad, &mut slots, output, Some(observer)),
+        None => run_rules(nodes, needs_grad, &mut slots, &mut flowed, output, None),
+        Some(observer) => run_rules(
+            nodes,
+            needs_grad,
+            &mut slots,
+            &mut flowed,
+            output,
+            Some(observer),
+        ),
     }
     Grads {
         tape_id: tape.id(),
         slots,
+        flowed,
         holds_buffers: !guard.all_inline(),
         zeros: OnceCell::new(),
     }
@@ -206,21 +222,21 @@ fn run_rules(
     nodes: &[Node],
     needs_grad: &[bool],
     slots: &mut [Slot],
+    flowed: &mut [bool],
     output: NodeId,
     mut observer: Option<&mut dyn Observer>,
 ) {
     // All cut to the same length, so that one index check covers them all.
     let end = output.index() + 1;
-    let (nodes, needs_grad, slots) = (&nodes[..end], &needs_grad[..end], &mut slots[..end]);
+    let (nodes, needs_grad) = (&nodes[..end], &needs_grad[..end]);
+    let (slots, flowed) = (&mut slots[..end], &mut flowed[..end]);
     for i in (0..end).rev() {
-        if !needs_grad[i] {
-            continue;
+        if !(needs_grad[i] && flowed[i]) {
+            continue; // no parameter reaches this node, or it does not reach the output
         }
         let node = &nodes[i];
         let (inputs, rest) = slots.split_at_mut(i);
-        let Some(g) = rest[0].as_ref() else {
-            continue; // this node does not reach the output
-        };
+        let g: &Tensor = &rest[0];
         if let Some(observer) = observer.as_deref_mut() {
             observer.node(i, g);
         }
@@ -231,6 +247,7 @@ fn run_rules(
             nodes: earlier,
             needs_grad: &needs_grad[..i],
             slots: inputs,
+            flowed: &mut flowed[..i],
             // A reborrow for this node only (the cast shortens the trait object's lifetime).
             observer: observer.as_deref_mut().map(|o| o as &mut dyn Observer),
         };
@@ -247,7 +264,7 @@ impl Grads {
     /// If `var` belongs to another tape, or was recorded after this backward pass.
     #[track_caller]
     pub fn get(&self, var: Var<'_>) -> Option<&Tensor> {
-        self.slots[self.index_of(var)].as_ref()
+        self.slot(self.index_of(var))
     }
 
     pub(crate) fn tape_id(&self) -> u64 {
@@ -261,7 +278,7 @@ impl Grads {
 
     /// The gradient of the node at `index`, if one flowed to it.
     pub(crate) fn slot(&self, index: usize) -> Option<&Tensor> {
-        self.slots[index].as_ref()
+        self.flowed[index].then(|| &*self.slots[index])
     }
 
     /// The slot index of `var`, after checking that it belongs to these gradients.
@@ -292,7 +309,7 @@ impl Index<Var<'_>> for Grads {
     #[track_caller]
     fn index(&self, var: Var<'_>) -> &Tensor {
         let i = self.index_of(var);
-        match self.slots[i].as_ref() {
+        match self.slot(i) {
             Some(gradient) => gradient,
             None => {
                 let zeros = self
@@ -310,15 +327,12 @@ impl Drop for Grads {
             for slot in &mut self.slots {
                 drop(ManuallyDrop::into_inner(std::mem::replace(
                     slot,
-                    ManuallyDrop::new(None),
+                    ManuallyDrop::new(Tensor::scalar(0.0)),
                 )));
             }
         } else {
             debug_assert!(
-                self.slots
-                    .iter()
-                    .flat_map(|slot| slot.as_ref())
-                    .all(Tensor::is_inline),
+                self.slots.iter().all(|slot| slot.is_inline()),
                 "Grads: a slot holds a buffer in a graph of scalars"
             );
         }
@@ -327,11 +341,7 @@ impl Drop for Grads {
 
 impl fmt::Debug for Grads {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let gradients = self
-            .slots
-            .iter()
-            .enumerate()
-            .filter_map(|(i, slot)| Some((i, slot.as_ref()?)));
+        let gradients = (0..self.slots.len()).filter_map(|i| Some((i, self.slot(i)?)));
         f.debug_map().entries(gradients).finish()
     }
 }

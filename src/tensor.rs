@@ -21,15 +21,17 @@ use std::sync::Arc;
 /// assert_eq!(Tensor::scalar(2.5).item(), 2.5);
 /// ```
 #[derive(Clone)]
-pub struct Tensor(Repr);
-
-#[derive(Clone)]
-enum Repr {
-    /// Shape `[]`. Inline, so the many scalars of a scalar graph never touch the allocator.
-    Scalar(f64),
-    /// Any shape with at least one dimension. Invariant: `data.len() == shape.size()`.
-    Dense(Arc<Dense>),
+pub struct Tensor {
+    /// The element of a scalar (shape `[]`): inline, so the many scalars of a scalar graph
+    /// never touch the allocator. Unused (0) when `dense` holds a buffer.
+    scalar: f64,
+    /// The shape and elements of any shape with at least one dimension; `None` for a scalar.
+    dense: Option<Arc<Dense>>,
 }
+// A struct of an `f64` and a pointer, not an enum of the two: the compiler then moves a tensor
+// in two registers. As an enum it went through the stack, written as two 8-byte halves and read
+// back as one 16-byte block, which the CPU cannot forward from the pending writes: W4 (a deep
+// scalar chain) stalled on that load once per node.
 
 #[derive(Clone)]
 struct Dense {
@@ -66,7 +68,10 @@ impl Tensor {
     /// A tensor of shape `[]` holding `value`.
     #[inline]
     pub const fn scalar(value: f64) -> Tensor {
-        Tensor(Repr::Scalar(value))
+        Tensor {
+            scalar: value,
+            dense: None,
+        }
     }
 
     /// A tensor of `shape` with every element `value`.
@@ -106,18 +111,21 @@ impl Tensor {
     pub(crate) fn from_parts(shape: Shape, data: Vec<f64>) -> Tensor {
         debug_assert_eq!(data.len(), shape.size(), "shape {shape:?}");
         if shape.is_empty() {
-            Tensor(Repr::Scalar(data[0]))
+            Tensor::scalar(data[0])
         } else {
-            Tensor(Repr::Dense(Arc::new(Dense { shape, data })))
+            Tensor {
+                scalar: 0.0,
+                dense: Some(Arc::new(Dense { shape, data })),
+            }
         }
     }
 
     /// The value of a tensor of shape `[]`, for the kernels' allocation-free scalar paths.
     #[inline]
     pub(crate) fn as_scalar(&self) -> Option<f64> {
-        match self.0 {
-            Repr::Scalar(value) => Some(value),
-            Repr::Dense(_) => None,
+        match self.dense {
+            None => Some(self.scalar),
+            Some(_) => None,
         }
     }
 
@@ -125,16 +133,16 @@ impl Tensor {
     /// nothing.
     #[inline]
     pub(crate) fn is_inline(&self) -> bool {
-        matches!(self.0, Repr::Scalar(_))
+        self.dense.is_none()
     }
 
     /// Whether both tensors have the same shape; free for two scalars, which the backward pass
     /// of a scalar graph asks about at every node.
     #[inline]
     pub(crate) fn same_shape(&self, other: &Tensor) -> bool {
-        match (&self.0, &other.0) {
-            (Repr::Scalar(_), Repr::Scalar(_)) => true,
-            (Repr::Dense(a), Repr::Dense(b)) => a.shape == b.shape,
+        match (&self.dense, &other.dense) {
+            (None, None) => true,
+            (Some(a), Some(b)) => a.shape == b.shape,
             _ => false,
         }
     }
@@ -144,8 +152,8 @@ impl Tensor {
     #[inline]
     pub(crate) fn add_same_shape(&mut self, other: &Tensor) {
         debug_assert!(self.same_shape(other));
-        match (&mut self.0, &other.0) {
-            (Repr::Scalar(a), Repr::Scalar(b)) => *a += *b,
+        match (&self.dense, &other.dense) {
+            (None, None) => self.scalar += other.scalar,
             _ => self.add_same_shape_dense(other),
         }
     }
@@ -162,17 +170,17 @@ impl Tensor {
     /// The dimensions, outermost first; `&[]` for a scalar.
     #[inline]
     pub fn shape(&self) -> &[usize] {
-        match &self.0 {
-            Repr::Scalar(_) => &[],
-            Repr::Dense(dense) => &dense.shape,
+        match &self.dense {
+            None => &[],
+            Some(dense) => &dense.shape,
         }
     }
 
     /// The shape as an owned [`Shape`] (no heap allocation up to four dimensions).
     pub(crate) fn shape_owned(&self) -> Shape {
-        match &self.0 {
-            Repr::Scalar(_) => Shape::scalar(),
-            Repr::Dense(dense) => dense.shape.clone(),
+        match &self.dense {
+            None => Shape::scalar(),
+            Some(dense) => dense.shape.clone(),
         }
     }
 
@@ -184,9 +192,9 @@ impl Tensor {
     /// The elements in row-major order.
     #[inline]
     pub fn data(&self) -> &[f64] {
-        match &self.0 {
-            Repr::Scalar(value) => std::slice::from_ref(value),
-            Repr::Dense(dense) => &dense.data,
+        match &self.dense {
+            None => std::slice::from_ref(&self.scalar),
+            Some(dense) => &dense.data,
         }
     }
 
@@ -194,9 +202,9 @@ impl Tensor {
     /// shares it (copy-on-write), so no other tensor sees the change.
     #[inline]
     pub fn data_mut(&mut self) -> &mut [f64] {
-        match &mut self.0 {
-            Repr::Scalar(value) => std::slice::from_mut(value),
-            Repr::Dense(dense) => &mut Arc::make_mut(dense).data,
+        match &mut self.dense {
+            None => std::slice::from_mut(&mut self.scalar),
+            Some(dense) => &mut Arc::make_mut(dense).data,
         }
     }
 
@@ -207,11 +215,9 @@ impl Tensor {
 
     /// The elements as a `Vec`, without a copy when this tensor is the buffer's only owner.
     pub fn into_vec(self) -> Vec<f64> {
-        match self.0 {
-            Repr::Scalar(value) => vec![value],
-            Repr::Dense(dense) => {
-                Arc::try_unwrap(dense).map_or_else(|d| d.data.clone(), |d| d.data)
-            }
+        match self.dense {
+            None => vec![self.scalar],
+            Some(dense) => Arc::try_unwrap(dense).map_or_else(|d| d.data.clone(), |d| d.data),
         }
     }
 
@@ -264,16 +270,16 @@ impl Tensor {
 
     /// The same elements under `shape`, which the caller has checked has the same size.
     pub(crate) fn with_shape(&self, shape: Shape) -> Tensor {
-        match &self.0 {
-            Repr::Dense(dense) if dense.shape == shape => self.clone(),
+        match &self.dense {
+            Some(dense) if dense.shape == shape => self.clone(),
             _ => Tensor::from_parts(shape, self.to_vec()),
         }
     }
 
     /// Whether `self` and `other` share one buffer (clones of each other, not yet written to).
     pub fn shares_buffer_with(&self, other: &Tensor) -> bool {
-        match (&self.0, &other.0) {
-            (Repr::Dense(a), Repr::Dense(b)) => Arc::ptr_eq(a, b),
+        match (&self.dense, &other.dense) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
             _ => false,
         }
     }
@@ -388,7 +394,9 @@ mod tests {
     #[test]
     fn a_tensor_is_two_words_and_thread_safe() {
         assert_eq!(std::mem::size_of::<Tensor>(), 16);
-        assert_eq!(std::mem::size_of::<Option<Tensor>>(), 16);
+        // Without a spare bit pattern, an `Option<Tensor>` is 24 bytes: why `Grads` keeps its
+        // flags beside its tensors rather than `Option`s.
+        assert_eq!(std::mem::size_of::<Option<Tensor>>(), 24);
         fn assert_send_sync<T: Send + Sync>() {}
         assert_send_sync::<Tensor>();
     }
