@@ -208,9 +208,14 @@ def torch_workloads(rng):
         sgd(p2, 0.01, loss)
 
     results["W2 MLP step"] = median_ms(w2_step, repeats=300, warmup=30)
-    g1 = torch.ones(128, 256, dtype=f64)
-    w1 = p2[0].detach()
-    results["W2 its two large GEMMs alone"] = median_ms(lambda: (x2 @ w1, x2.T @ g1), repeats=300, warmup=30)
+    # The step's five products alone, as the W2 bench times tapegrad's: X·W1 and Xᵀ·G1, H·W2
+    # and its two gradients G2·W2ᵀ and Hᵀ·G2 (transposes as views, as autograd passes them).
+    g1 = torch.tensor(rng.standard_normal((128, 256)))
+    h = torch.tensor(rng.uniform(-1, 1, (128, 256)))
+    g2 = torch.tensor(rng.standard_normal((128, 10)))
+    w1, w2 = p2[0].detach(), p2[2].detach()
+    results["W2 its five products alone"] = median_ms(
+        lambda: (x2 @ w1, x2.T @ g1, h @ w2, g2 @ w2.T, h.T @ g2), repeats=300, warmup=30)
 
     # W3: sum(A @ B), forward and forward + backward.
     for n in (64, 256, 1024):
