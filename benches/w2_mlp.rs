@@ -94,7 +94,7 @@ fn mlp_step(c: &mut Criterion) {
 ///   no `G1·W1ᵀ`);
 /// - `H·W2` (128×256×10) and its two gradients, `G2·W2ᵀ` and `Hᵀ·G2`.
 ///
-/// The two small graphs' other work (six nodes, two seeds) is under a microsecond.
+/// The two graphs' other work (six nodes, two seeds) is under a microsecond.
 struct Products {
     x: Tensor,
     w1: Tensor,

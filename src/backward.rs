@@ -35,8 +35,8 @@ pub struct Grads {
     /// Whether some slot may hold a tensor buffer. If none does (a scalar graph), dropping the
     /// slots frees nothing, and `drop` skips the pass over them.
     holds_buffers: bool,
-    /// The zeros that indexing returns for an empty slot, made on first request (behind `&self`,
-    /// hence the cells) and kept apart so that `get` still tells that no gradient flowed.
+    /// The zeros that indexing returns where no gradient flowed, made on first request (behind
+    /// `&self`, hence the cells) and kept apart so that `get` still tells that none flowed.
     zeros: OnceCell<Vec<OnceCell<Tensor>>>,
 }
 
@@ -45,14 +45,19 @@ pub struct Grads {
 /// one may hold a buffer. Getting that flag wrong would leak, never free twice.
 type Slot = ManuallyDrop<Tensor>;
 
+/// What a slot holds until a gradient flows to it: a scalar, which frees nothing when dropped
+/// or overwritten.
+const EMPTY_SLOT: Slot = ManuallyDrop::new(Tensor::scalar(0.0));
+
 /// Where an op's backward rule sends each input's contribution.
 pub(crate) struct GradSink<'a> {
     /// The nodes created before the one being processed: all of its inputs.
     nodes: &'a [Node],
     /// Whether each of them needs a gradient.
     needs_grad: &'a [bool],
-    /// Their gradient slots, and whether a gradient flowed to each yet.
+    /// Their gradient slots.
     slots: &'a mut [Slot],
+    /// Whether a gradient flowed to each of them yet.
     flowed: &'a mut [bool],
     observer: Option<&'a mut dyn Observer>,
 }
@@ -76,7 +81,7 @@ pub(crate) struct Added<'a> {
     pub contribution: &'a Tensor,
     /// The input's gradient after the addition.
     pub gradient: &'a Tensor,
-    /// Whether this was the input's first contribution (its slot was empty).
+    /// Whether this was the input's first contribution (no gradient had flowed to it yet).
     pub first: bool,
 }
 
@@ -161,8 +166,8 @@ fn accumulate(slot: &mut Tensor, flowed: &mut bool, contribution: Tensor) {
     if *flowed {
         slot.add_same_shape(&contribution);
     } else {
-        // An empty slot holds a placeholder scalar: `forget` it rather than have the compiler
-        // call a drop for it.
+        // The slot holds `EMPTY_SLOT`'s scalar: `forget` it rather than have the compiler call
+        // a drop for it.
         std::mem::forget(std::mem::replace(slot, contribution));
         *flowed = true;
     }
@@ -184,8 +189,9 @@ pub(crate) fn sweep(
     let guard = tape.recording();
     // Slices, whose lengths the compiler then knows do not change during the sweep.
     let (nodes, needs_grad): (&[Node], &[bool]) = (guard.nodes(), &guard.needs_grad);
-    // Not `vec![…; n]`, which clones its element n times: 11 instructions a node on W4.
-    let mut slots: Vec<Slot> = std::iter::repeat_with(|| ManuallyDrop::new(Tensor::scalar(0.0)))
+    // Not `vec![EMPTY_SLOT; n]`, which clones its element n times: 11 instructions a node on
+    // W4. For `bool`, `vec!` asks the allocator for zeroed memory, with no clones.
+    let mut slots: Vec<Slot> = std::iter::repeat_with(|| EMPTY_SLOT)
         .take(nodes.len())
         .collect();
     let mut flowed = vec![false; nodes.len()];
@@ -326,8 +332,7 @@ impl Drop for Grads {
         if self.holds_buffers {
             for slot in &mut self.slots {
                 drop(ManuallyDrop::into_inner(std::mem::replace(
-                    slot,
-                    ManuallyDrop::new(Tensor::scalar(0.0)),
+                    slot, EMPTY_SLOT,
                 )));
             }
         } else {
@@ -348,7 +353,41 @@ impl fmt::Debug for Grads {
 
 #[cfg(test)]
 mod tests {
+    use super::Slot;
     use crate::{Tape, Tensor};
+
+    #[test]
+    fn a_slot_is_a_tensor_and_the_flags_sit_beside_it() {
+        // An `Option<Tensor>` would be 24 bytes: `dense: None` already takes the pointer's
+        // only spare value.
+        assert_eq!(std::mem::size_of::<Slot>(), 16);
+    }
+
+    #[test]
+    fn a_scalar_graph_tells_no_gradient_from_a_zero_one() {
+        let tape = Tape::new();
+        let (x, unused) = (tape.param(3.0), tape.param(5.0));
+        let flat = tape.param(1.0);
+        let y = x * x + flat * 0.0;
+        let grads = y.backward();
+        assert_eq!(grads.get(unused), None, "no gradient flowed to it");
+        assert_eq!(
+            grads.get(flat).map(Tensor::item),
+            Some(0.0),
+            "a zero one did"
+        );
+        assert_eq!(grads[unused].item(), 0.0, "indexing gives zeros either way");
+        assert_eq!(grads.get(x).map(Tensor::item), Some(6.0));
+        let listed = format!("{grads:?}");
+        assert!(
+            !listed.contains(&format!("{}:", unused.id().index())),
+            "{listed}"
+        );
+        assert!(
+            listed.contains(&format!("{}:", flat.id().index())),
+            "{listed}"
+        );
+    }
 
     #[test]
     fn only_gradients_of_a_graph_with_buffers_are_dropped_one_by_one() {

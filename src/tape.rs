@@ -51,16 +51,28 @@ pub(crate) struct Node {
 }
 
 impl Node {
+    /// A node for a tape to record over: inline, so that overwriting it frees nothing.
+    const PLACEHOLDER: Node = Node {
+        op: Op::Constant,
+        value: Tensor::scalar(0.0),
+    };
+
     /// Whether the node is stored entirely inline, so that dropping it frees nothing.
     #[inline]
     fn is_inline(&self) -> bool {
-        self.value.is_inline() && self.op.is_inline()
+        inline(&self.op, &self.value)
     }
 }
 
-/// How many placeholder nodes a tape stores at a time past its last node: enough that adding
+/// Whether a node of `op` and `value` is stored entirely inline.
+#[inline]
+fn inline(op: &Op, value: &Tensor) -> bool {
+    op.is_inline() && value.is_inline()
+}
+
+/// The most placeholder nodes a tape adds at a time past its last node: enough that adding
 /// them is rare, few enough that they do not touch much memory the tape may never use.
-const PLACEHOLDERS: usize = 1024;
+const MAX_PLACEHOLDERS: usize = 1024;
 
 /// What a tape holds: its nodes and, at the same indices, two facts about each that the rules
 /// do not read. Kept beside the nodes rather than in them so that a node is 32 bytes, not 48:
@@ -121,26 +133,22 @@ impl Recording {
     /// Makes sure a stored node lies past the recorded ones, stale or a placeholder, for `push`
     /// to overwrite in place.
     #[inline(always)]
-    fn make_room(&mut self) {
+    fn ensure_next_node(&mut self) {
         if self.len() == self.stored.len() {
             self.add_placeholders();
         }
     }
 
-    /// Stores up to [`PLACEHOLDERS`] inline nodes past the recorded ones, within the capacity
-    /// (which grows as a `Vec`'s does), for the next pushes to overwrite.
+    /// Stores up to [`MAX_PLACEHOLDERS`] placeholders past the recorded nodes, as many as the
+    /// capacity holds (which grows as a `Vec`'s does), for the next pushes to overwrite.
     #[cold]
     #[inline(never)]
     fn add_placeholders(&mut self) {
         self.stored.reserve(1);
         let room = self.stored.capacity() - self.stored.len();
-        let placeholder = || Node {
-            op: Op::Constant,
-            value: Tensor::scalar(0.0),
-        };
-        let count = room.clamp(1, PLACEHOLDERS);
+        let count = room.min(MAX_PLACEHOLDERS);
         self.stored
-            .extend(std::iter::repeat_with(placeholder).take(count));
+            .extend(std::iter::repeat_with(|| Node::PLACEHOLDER).take(count));
     }
 
     /// Records a node, over the stored node past the recorded ones.
@@ -152,21 +160,21 @@ impl Recording {
         needs_grad: bool,
         location: &'static Location<'static>,
     ) {
-        self.make_room();
-        if !(op.is_inline() && value.is_inline()) {
+        self.ensure_next_node();
+        if !inline(&op, &value) {
             self.all_inline = false;
         }
         let index = self.len();
-        let slot = &mut self.stored[index];
-        // Stale nodes and placeholders are inline (`clear` drops them otherwise), so forgetting
-        // rather than dropping one frees the same: nothing. Field by field, so that each field
-        // is written straight into the tape. Assembled on the stack first, a node was written
-        // there in 4- and 8-byte pieces and read back in 16-byte blocks, which the CPU cannot
-        // forward from the pending writes: W4 stalled on it at every node (perf annotate), and
-        // recorded 14 ns a node where it now records 5.
-        debug_assert!(slot.is_inline());
-        std::mem::forget(std::mem::replace(&mut slot.op, op));
-        std::mem::forget(std::mem::replace(&mut slot.value, value));
+        let next = &mut self.stored[index];
+        // The node overwritten is inline (a placeholder, or a stale node that `clear` kept
+        // because it is), so forgetting rather than dropping it frees the same: nothing. Field
+        // by field, so that each field is written straight into the tape. Assembled on the
+        // stack first, a node was written there in 4- and 8-byte pieces and read back in
+        // 16-byte blocks, which the CPU cannot forward from the pending writes: W4 stalled on
+        // it at every node (perf annotate), and recorded 14 ns a node where it now records 5.
+        debug_assert!(next.is_inline());
+        std::mem::forget(std::mem::replace(&mut next.op, op));
+        std::mem::forget(std::mem::replace(&mut next.value, value));
         self.needs_grad.push(needs_grad);
         self.locations.push(location);
     }
@@ -379,22 +387,45 @@ mod tests {
     }
 
     #[test]
-    fn a_long_tape_is_recorded_over_placeholders_added_as_it_grows() {
-        let mut tape = Tape::with_capacity(10);
-        for round in 0..2 {
-            let x = tape.param(1.0);
-            let mut z = x;
-            for _ in 0..3 * PLACEHOLDERS {
-                z = z + x;
-            }
-            assert_eq!(tape.len(), 3 * PLACEHOLDERS + 1);
-            let links = (3 * PLACEHOLDERS) as f64;
-            assert_eq!(z.value().item(), links + 1.0, "round {round}");
-            assert_eq!(z.backward()[x].item(), links + 1.0);
-            let stored = tape.recording().stored.len();
-            assert!(stored - tape.len() <= PLACEHOLDERS, "{stored} stored");
-            tape.clear();
+    fn a_tape_records_over_placeholders_added_within_its_capacity() {
+        let tape = Tape::with_capacity(10);
+        let x = tape.param(1.0);
+        let spare = |tape: &Tape| {
+            let recording = tape.recording();
+            (
+                recording.stored.len() - recording.len(),
+                recording.stored.capacity(),
+            )
+        };
+        assert_eq!(
+            spare(&tape),
+            (9, 10),
+            "placeholders fill the capacity asked for"
+        );
+        let mut z = x;
+        for _ in 0..9 {
+            z = z + x;
         }
+        assert_eq!(
+            spare(&tape),
+            (0, 10),
+            "ten nodes recorded without reallocating"
+        );
+        let mut most = 0;
+        for _ in 0..3 * MAX_PLACEHOLDERS {
+            z = z + x;
+            most = most.max(spare(&tape).0);
+        }
+        assert_eq!(
+            most,
+            MAX_PLACEHOLDERS - 1,
+            "at most MAX_PLACEHOLDERS added at a time"
+        );
+        let links = 3 * MAX_PLACEHOLDERS + 9;
+        assert_eq!(tape.len(), links + 1);
+        assert_eq!(format!("{tape:?}").matches(" = ").count(), tape.len());
+        assert_eq!(z.value().item(), links as f64 + 1.0);
+        assert_eq!(z.backward()[x].item(), links as f64 + 1.0);
     }
 
     #[test]

@@ -20,6 +20,10 @@ use std::sync::Arc;
 /// assert_eq!(t.data(), &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
 /// assert_eq!(Tensor::scalar(2.5).item(), 2.5);
 /// ```
+// A struct of an `f64` and a pointer, not an enum of the two: the compiler then moves a tensor
+// in two registers. As an enum it went through the stack, written as two 8-byte halves and read
+// back as one 16-byte block, which the CPU cannot forward from the pending writes: W4 (a deep
+// scalar chain) stalled on that load once per node.
 #[derive(Clone)]
 pub struct Tensor {
     /// The element of a scalar (shape `[]`): inline, so the many scalars of a scalar graph
@@ -28,10 +32,6 @@ pub struct Tensor {
     /// The shape and elements of any shape with at least one dimension; `None` for a scalar.
     dense: Option<Arc<Dense>>,
 }
-// A struct of an `f64` and a pointer, not an enum of the two: the compiler then moves a tensor
-// in two registers. As an enum it went through the stack, written as two 8-byte halves and read
-// back as one 16-byte block, which the CPU cannot forward from the pending writes: W4 (a deep
-// scalar chain) stalled on that load once per node.
 
 #[derive(Clone)]
 struct Dense {
@@ -394,9 +394,6 @@ mod tests {
     #[test]
     fn a_tensor_is_two_words_and_thread_safe() {
         assert_eq!(std::mem::size_of::<Tensor>(), 16);
-        // Without a spare bit pattern, an `Option<Tensor>` is 24 bytes: why `Grads` keeps its
-        // flags beside its tensors rather than `Option`s.
-        assert_eq!(std::mem::size_of::<Option<Tensor>>(), 24);
         fn assert_send_sync<T: Send + Sync>() {}
         assert_send_sync::<Tensor>();
     }
