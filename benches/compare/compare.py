@@ -3,12 +3,14 @@
 Not part of CI. Usage, from the repository root:
 
     pip install torch jax micrograd    # CPU-only jaxlib comes from PyPI; torch runs on the CPU
-    python3 benches/compare/compare.py [torch|jax|micrograd ...]
+    python3 benches/compare/compare.py [torch|jax|micrograd ...] [--only W1a,W1b,W2,W3,W4]
 
 It prints the median time per step of each workload. Compare with `cargo bench` run on the same
 machine, in the same session (this machine's cores are shared, so compare within one run).
 The workloads, data shapes and hyper-parameters are those of benches/w*.rs; the random data is
-drawn differently (numpy, not ChaCha8), which does not change the amount of work.
+drawn differently (numpy, not ChaCha8), which does not change the amount of work. `--only` times
+a subset of the workloads (the data is drawn as for all of them), so that one can be run
+right before or after tapegrad's bench for it.
 """
 
 import math
@@ -16,6 +18,14 @@ import statistics
 import time
 
 import numpy as np
+
+
+# The workloads to time (`--only`); None for all of them.
+ONLY = None
+
+
+def wanted(workload):
+    return ONLY is None or workload in ONLY
 
 
 def median_ms(fn, repeats=30, warmup=3):
@@ -86,7 +96,9 @@ def jax_workloads(rng):
 
     p1 = [jnp.asarray(p) for p in params]
     xj, yj = jnp.asarray(x), jnp.asarray(y)
-    results["W1 (b) batched step"] = median_ms(lambda: jax.block_until_ready(w1_step(p1, xj, yj)))
+    if wanted("W1b"):
+        results["W1 (b) batched step"] = median_ms(
+            lambda: jax.block_until_ready(w1_step(p1, xj, yj)))
 
     # W2: 784-256-10 MLP, batch 128, softmax cross-entropy, SGD.
     x2 = jnp.asarray(rng.standard_normal((128, 784)))
@@ -110,12 +122,15 @@ def jax_workloads(rng):
         grads = jax.grad(w2_loss)(p, x, onehot)
         return [w - 0.01 * g for w, g in zip(p, grads)]
 
-    results["W2 MLP step"] = median_ms(lambda: jax.block_until_ready(w2_step(p2, x2, onehot)))
+    if wanted("W2"):
+        results["W2 MLP step"] = median_ms(lambda: jax.block_until_ready(w2_step(p2, x2, onehot)))
 
     # W3: sum(A @ B), forward and forward + backward.
     for n in (64, 256, 1024):
         a = jnp.asarray(rng.standard_normal((n, n)))
         b = jnp.asarray(rng.standard_normal((n, n)))
+        if not wanted("W3"):
+            continue
         forward = jax.jit(lambda a, b: jnp.sum(a @ b))
         both = jax.jit(jax.value_and_grad(lambda a, b: jnp.sum(a @ b), argnums=(0, 1)))
         reps = 10 if n == 1024 else 30
@@ -165,7 +180,8 @@ def torch_workloads(rng):
             for p in scalar_params:
                 p -= 0.05 * p.grad
 
-    results["W1 (a) scalar step"] = median_ms(scalar_step, repeats=3, warmup=1)
+    if wanted("W1a"):
+        results["W1 (a) scalar step"] = median_ms(scalar_step, repeats=3, warmup=1)
 
     # W1 (b): the same step, batched.
     xb, yb = torch.tensor(x), torch.tensor(y)
@@ -190,7 +206,8 @@ def torch_workloads(rng):
         loss = torch.mean(torch.relu(1 - yb * score)) + 1e-4 * sum(torch.sum(p * p) for p in p1)
         sgd(p1, 0.05, loss)
 
-    results["W1 (b) batched step"] = median_ms(w1_step, repeats=200, warmup=20)
+    if wanted("W1b"):
+        results["W1 (b) batched step"] = median_ms(w1_step, repeats=200, warmup=20)
 
     # W2: 784-256-10 MLP, batch 128, softmax cross-entropy, SGD.
     x2 = torch.tensor(rng.standard_normal((128, 784)))
@@ -207,20 +224,27 @@ def torch_workloads(rng):
         loss = -torch.sum(onehot * torch.log_softmax(logits, dim=1)) / 128
         sgd(p2, 0.01, loss)
 
-    results["W2 MLP step"] = median_ms(w2_step, repeats=300, warmup=30)
+    if wanted("W2"):
+        results["W2 MLP step"] = median_ms(w2_step, repeats=300, warmup=30)
     # The step's five products alone, as the W2 bench times tapegrad's: X·W1 and Xᵀ·G1, H·W2
     # and its two gradients G2·W2ᵀ and Hᵀ·G2 (transposes as views, as autograd passes them).
-    g1 = torch.tensor(rng.standard_normal((128, 256)))
-    h = torch.tensor(rng.uniform(-1, 1, (128, 256)))
-    g2 = torch.tensor(rng.standard_normal((128, 10)))
+    # Drawn from a generator of their own, so that the workloads after this one see the same
+    # data as before these operands were added.
+    operands = np.random.default_rng(1337)
+    g1 = torch.tensor(operands.standard_normal((128, 256)))
+    h = torch.tensor(operands.uniform(-1, 1, (128, 256)))
+    g2 = torch.tensor(operands.standard_normal((128, 10)))
     w1, w2 = p2[0].detach(), p2[2].detach()
-    results["W2 its five products alone"] = median_ms(
-        lambda: (x2 @ w1, x2.T @ g1, h @ w2, g2 @ w2.T, h.T @ g2), repeats=300, warmup=30)
+    if wanted("W2"):
+        results["W2 its five products alone"] = median_ms(
+            lambda: (x2 @ w1, x2.T @ g1, h @ w2, g2 @ w2.T, h.T @ g2), repeats=300, warmup=30)
 
     # W3: sum(A @ B), forward and forward + backward.
     for n in (64, 256, 1024):
         a = torch.tensor(rng.standard_normal((n, n)), requires_grad=True)
         b = torch.tensor(rng.standard_normal((n, n)), requires_grad=True)
+        if not wanted("W3"):
+            continue
         reps = 10 if n == 1024 else 30
 
         def forward():
@@ -248,7 +272,8 @@ def torch_workloads(rng):
             x_ = x_ * 1.0000001 + 0.0000001
         x_.backward()
 
-    results["W4 chain ns/node (10^4 links)"] = median_ms(chain, repeats=10) * 1e6 / (2 * links + 1)
+    if wanted("W4"):
+        results["W4 chain ns/node (10^4 links)"] = median_ms(chain, repeats=10) * 1e6 / (2 * links + 1)
     return results
 
 
@@ -268,18 +293,33 @@ def micrograd_workloads(rng):
         for p in model.parameters():
             p.data -= 0.05 * p.grad
 
+    if not wanted("W1a"):
+        return {}
     return {"W1 (a) scalar step (micrograd)": median_ms(step, repeats=3, warmup=1)}
 
 
 def main():
-    import sys
+    import argparse
 
+    global ONLY
+    peers = (("torch", torch_workloads), ("jax", jax_workloads), ("micrograd", micrograd_workloads))
+    parser = argparse.ArgumentParser(description="tapegrad's workloads on its peers")
+    parser.add_argument("peers", nargs="*", help="torch, jax, micrograd (default: all)")
+    parser.add_argument("--only", help="comma-separated workloads: W1a, W1b, W2, W3, W4")
+    args = parser.parse_args()
+    unknown = set(args.peers) - {name for name, _ in peers}
+    if unknown:
+        parser.error(f"unknown peers: {', '.join(sorted(unknown))}")
+    if args.only:
+        ONLY = set(args.only.split(","))
+        unknown = ONLY - {"W1a", "W1b", "W2", "W3", "W4"}
+        if unknown:
+            parser.error(f"unknown workloads: {', '.join(sorted(unknown))}")
     rng = np.random.default_rng(1337)
     results = {}
-    peers = (("torch", torch_workloads), ("jax", jax_workloads), ("micrograd", micrograd_workloads))
-    wanted = set(sys.argv[1:]) or {name for name, _ in peers}
+    chosen = set(args.peers) or {name for name, _ in peers}
     for name, workloads in peers:
-        if name not in wanted:
+        if name not in chosen:
             continue
         try:
             results.update({f"{name}: {k}": v for k, v in workloads(rng).items()})
