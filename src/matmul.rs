@@ -26,8 +26,9 @@ const PARALLEL_MIN_FLOPS: usize = 128 * 128 * 128;
 /// [`COPY_LHS_MIN_COLS`] output columns to spread the copy over. faer's kernel runs such a
 /// product 1.5–1.6× slower than `A · B` from 512³ up; the copy costs O(m·k) against the
 /// product's O(m·k·n) and brought it back to within ~10 % with faer's `copy_from` (measured at
-/// 512³, 1024³ and 256×1024×1024), ~5 % with [`transposed_copy`]. Below this bound, or with few output columns, the copy measured no gain or a
-/// loss (W2's 784×128×256 weight gradient among them).
+/// 512³, 1024³ and 256×1024×1024), ~5 % with [`transposed_copy`]. Below this bound, or with
+/// few output columns, the copy measured no gain or a loss (W2's 784×128×256 weight gradient
+/// among them).
 const COPY_LHS_MIN_FLOPS: usize = 512 * 512 * 512;
 /// The fewest output columns over which the copy of [`COPY_LHS_MIN_FLOPS`] is worth its cost.
 const COPY_LHS_MIN_COLS: usize = 256;
