@@ -4,7 +4,6 @@
 
 use safetensors::tensor::{Dtype, SafeTensors, View};
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::io::ErrorKind;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
@@ -160,7 +159,7 @@ fn safetensors_file(tensors: &[(&str, Raw)], metadata: &[(&str, &str)]) -> Vec<u
         metadata
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect::<HashMap<_, _>>()
+            .collect()
     });
     safetensors::serialize(tensors.iter().map(|(name, raw)| (*name, raw)), metadata).unwrap()
 }
