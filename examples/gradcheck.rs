@@ -7,7 +7,7 @@
 //! prints the worst gradient elements, and blames the softplus node and the line that recorded
 //! it, although the slip sits three ops deep in the graph.
 //!
-//! Run it with `cargo run --release --example gradcheck`.
+//! Run it with `cargo run --example gradcheck`.
 
 use tapegrad::check::{GradCheckOptions, gradcheck};
 use tapegrad::{CustomOp, Tensor, Var};

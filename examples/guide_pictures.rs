@@ -2,7 +2,7 @@
 //! the same code the guide and the examples run. Run from the repository's root:
 //!
 //! ```sh
-//! cargo run --release --example guide_pictures
+//! cargo run --example guide_pictures
 //! for f in docs/img/*.dot; do dot -Tsvg "$f" -o "${f%.dot}.svg"; done
 //! ```
 //!

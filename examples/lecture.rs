@@ -12,7 +12,7 @@
 //! `∂l/∂z = σ′(z)·(w3·∂l/∂z′ + w4·∂l/∂z″)`. This example computes both factors by hand, prints
 //! their product, and checks it against tapegrad's `backward()` and a finite difference.
 //!
-//! Run it with `cargo run --release --example lecture`; add `--trace` to print tapegrad's own
+//! Run it with `cargo run --example lecture`; add `--trace` to print tapegrad's own
 //! backward pass step by step (each chain-rule product, in the article's notation), and
 //! `--dot graph.dot` to write a picture of the graph (`dot -Tsvg graph.dot -o graph.svg`). `tests/lecture.rs` includes this file
 //! and checks the printed table.

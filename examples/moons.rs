@@ -1,6 +1,6 @@
 //! micrograd's demo on tapegrad: an MLP 2-16-16-1 learns to separate two interleaved half moons.
 //!
-//! Run it with `cargo run --release --example moons` (add `--out PATH` to choose where the
+//! Run it with `cargo run --example moons` (add `--out PATH` to choose where the
 //! picture goes; the default is `moons.svg`). It trains exactly as micrograd's `demo.ipynb`
 //! does — 100 noisy two-moons points labelled ±1, ReLU hidden layers, weights uniform in
 //! [−1, 1), the max-margin loss `mean(relu(1 − y·score)) + 1e-4·Σp²`, 100 full-batch SGD steps

@@ -12,7 +12,7 @@
 //! `examples/perceptron_sgd.rs` trains the same model with the crate's model kit
 //! (`ParamStore`, `loss::perceptron`, `optim::Sgd`) and prints the identical trace.
 //!
-//! Run it with `cargo run --release --example perceptron`. It prints z, w, b, y and the loss for
+//! Run it with `cargo run --example perceptron`. It prints z, w, b, y and the loss for
 //! every epoch, and stops when the loss is 0, after 4 epochs, with every example classified
 //! correctly. Each number is printed in full (Rust's shortest round-trip form, like Python's
 //! `repr`), so the trace can be compared digit for digit with the article's.

@@ -4,7 +4,7 @@
 //! (`tests/perceptron.rs` checks that), because each piece computes what the hand-written
 //! version did: the same ops in the same order, and `p ← p − lr·g`.
 //!
-//! Run it with `cargo run --release --example perceptron_sgd`.
+//! Run it with `cargo run --example perceptron_sgd`.
 
 #[path = "perceptron.rs"]
 #[allow(dead_code)] // only `Epoch` and `print` are used here (tests/perceptron.rs uses the rest)

@@ -1,6 +1,6 @@
 //! A 2-4-1 MLP learns XOR: the smallest problem a single perceptron cannot solve.
 //!
-//! Run it with `cargo run --release --example xor`. It prints the model summary, the loss every
+//! Run it with `cargo run --example xor`. It prints the model summary, the loss every
 //! 100 epochs, and the final predictions, which round to the XOR truth table. The model is
 //! `tapegrad::nn::Mlp` with tanh hidden units, the loss binary cross-entropy on the output
 //! logit, the optimizer Adam; the whole run is seeded, so it prints the same numbers every time.

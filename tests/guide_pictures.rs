@@ -13,7 +13,7 @@ use tapegrad::Tape;
 #[test]
 fn the_committed_pictures_are_regenerated() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(DIR);
-    let regenerate = "regenerate them: cargo run --release --example guide_pictures, then \
+    let regenerate = "regenerate them: cargo run --example guide_pictures, then \
                       for f in docs/img/*.dot; do dot -Tsvg \"$f\" -o \"${f%.dot}.svg\"; done";
     for (name, dot) in pictures() {
         let path = dir.join(format!("{name}.dot"));
