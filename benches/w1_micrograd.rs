@@ -13,7 +13,7 @@
 //! (`new_tape`). A step records the forward pass, runs the backward pass and updates the
 //! parameters, which live outside the tape.
 //!
-//! Run with `cargo bench --bench w1_micrograd`; it prints the node count of each graph first.
+//! Run with `cargo bench -p tapegrad-benches --bench w1_micrograd`; it prints the node count of each graph first.
 
 mod common;
 

@@ -9,8 +9,8 @@
 //!
 //! Two modes:
 //!
-//! - `cargo bench --bench w2_mlp`: criterion times the step and the products;
-//! - `PAIRED=100 cargo bench --bench w2_mlp`: times the products and then the step, back to back,
+//! - `cargo bench -p tapegrad-benches --bench w2_mlp`: criterion times the step and the products;
+//! - `PAIRED=100 cargo bench -p tapegrad-benches --bench w2_mlp`: times the products and then the step, back to back,
 //!   100 times, and prints the median of the 100 ratios step / products (`common::paired` says
 //!   why).
 

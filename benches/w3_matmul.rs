@@ -5,9 +5,9 @@
 //!
 //! Two modes:
 //!
-//! - `cargo bench --bench w3_matmul`: criterion times both, for each n. For n = 1024 it takes
+//! - `cargo bench -p tapegrad-benches --bench w3_matmul`: criterion times both, for each n. For n = 1024 it takes
 //!   only 10 samples, so that the whole run stays short.
-//! - `PAIRED=15 cargo bench --bench w3_matmul`: runs the forward pass and then the forward and
+//! - `PAIRED=15 cargo bench -p tapegrad-benches --bench w3_matmul`: runs the forward pass and then the forward and
 //!   backward passes, back to back, 15 times for each n, and prints the median of the 15 ratios
 //!   (`common::paired` says why).
 

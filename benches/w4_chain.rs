@@ -4,9 +4,9 @@
 //!
 //! Two modes:
 //!
-//! - `cargo bench --bench w4_chain`: criterion times `forward` (recording the chain on a
+//! - `cargo bench -p tapegrad-benches --bench w4_chain`: criterion times `forward` (recording the chain on a
 //!   cleared tape) and `forward_backward`, per node;
-//! - `W4_MEMORY=10000000 cargo bench --bench w4_chain`: builds one chain of that N on a new
+//! - `W4_MEMORY=10000000 cargo bench -p tapegrad-benches --bench w4_chain`: builds one chain of that N on a new
 //!   tape, runs the backward pass, and prints the nanoseconds per node of each pass and the peak
 //!   memory per node (growth of the resident set, from `/proc/self/status`; Linux only).
 

@@ -5,7 +5,7 @@ Not part of CI. Usage, from the repository root:
     pip install torch jax micrograd    # CPU-only jaxlib comes from PyPI; torch runs on the CPU
     python3 benches/compare/compare.py [torch|jax|micrograd ...] [--only W1a,W1b,W2,W3,W4]
 
-It prints the median time per step of each workload. Compare with `cargo bench` run on the same
+It prints the median time per step of each workload. Compare with `cargo bench -p tapegrad-benches` run on the same
 machine, in the same session (this machine's cores are shared, so compare within one run).
 The workloads, data shapes and hyper-parameters are those of benches/w*.rs; the random data is
 drawn differently (numpy, not ChaCha8), which does not change the amount of work. `--only` times
