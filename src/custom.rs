@@ -67,6 +67,24 @@ pub trait CustomOp: Send + Sync + 'static {
     /// It is called only when some parameter reaches one of the inputs; a gradient returned
     /// for an input that needs none is dropped without a look at its values.
     fn backward(&self, inputs: &[&Tensor], output: &Tensor, grad: &Tensor) -> Vec<Tensor>;
+
+    /// The same vector-Jacobian product written with the ops of [`Var`], so that
+    /// [`Var::grad`] records it on the tape and can differentiate through this op again
+    /// (second derivatives, Hessian-vector products). `inputs`, `output` and `grad` are on the
+    /// tape; return one `Var` per input, of that input's shape.
+    ///
+    /// The default, `None`, declares the rule not differentiable: `backward()` and first-order
+    /// checks work as before, and [`Var::grad`] through this op panics naming it and the line
+    /// that recorded it, rather than returning a silent zero.
+    fn backward_vars<'t>(
+        &self,
+        inputs: &[Var<'t>],
+        output: Var<'t>,
+        grad: Var<'t>,
+    ) -> Option<Vec<Var<'t>>> {
+        let _ = (inputs, output, grad);
+        None
+    }
 }
 
 /// An op shared behind an `Arc` is the op itself, so one instance can be recorded many times
@@ -82,6 +100,15 @@ impl<T: CustomOp + ?Sized> CustomOp for Arc<T> {
 
     fn backward(&self, inputs: &[&Tensor], output: &Tensor, grad: &Tensor) -> Vec<Tensor> {
         (**self).backward(inputs, output, grad)
+    }
+
+    fn backward_vars<'t>(
+        &self,
+        inputs: &[Var<'t>],
+        output: Var<'t>,
+        grad: Var<'t>,
+    ) -> Option<Vec<Var<'t>>> {
+        (**self).backward_vars(inputs, output, grad)
     }
 }
 
@@ -101,6 +128,11 @@ impl CustomCall {
     /// The nodes it reads, in the order they were passed to [`Tape::custom`].
     pub fn inputs(&self) -> &[NodeId] {
         &self.inputs
+    }
+
+    /// The user's op.
+    pub(crate) fn op(&self) -> &dyn CustomOp {
+        &*self.op
     }
 
     /// The same op reading other nodes (a gradient check re-records it on a tape of its own).

@@ -59,6 +59,8 @@ mod custom;
 mod display;
 mod dot;
 mod error;
+pub mod functional;
+mod grad;
 pub mod guide;
 mod kernels;
 pub mod loss;

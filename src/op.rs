@@ -70,7 +70,7 @@ pub enum Op {
     Ln(NodeId),
     /// `z = √x` · `dx = g / (2z)`
     Sqrt(NodeId),
-    /// `z = xᵖ` · `dx = g ⊙ p·xᵖ⁻¹`
+    /// `z = xᵖ` · `dx = g ⊙ p·xᵖ⁻¹` (and `dx = 0` for p = 0, also at x = 0)
     Powf(NodeId, f64),
     /// `z = |x|` · `dx = g ⊙ sign(x)`, with sign(0) = 0
     Abs(NodeId),
@@ -369,6 +369,9 @@ impl Op {
             Op::Exp(x) => sink.add(x, || g * z),
             Op::Ln(x) => sink.add(x, || g / v(x)),
             Op::Sqrt(x) => sink.add(x, || g.zip_with(z, "sqrt", |g, z| g / (2.0 * z))),
+            // x⁰ is constant: no gradient, also at x = 0, where p·xᵖ⁻¹ would be 0·∞ (PyTorch's
+            // rule too). This arm is what the second derivative of x¹ runs.
+            Op::Powf(_, 0.0) => {}
             Op::Powf(x, p) => sink.add(x, || {
                 g.zip_with(v(x), "powf", |g, x| g * (p * x.powf(p - 1.0)))
             }),
@@ -440,7 +443,7 @@ fn softplus(x: f64) -> f64 {
 }
 
 /// The sign with sign(0) = 0 (PyTorch's convention for |x|′); `f64::signum(0.0)` is 1.
-fn sign(x: f64) -> f64 {
+pub(crate) fn sign(x: f64) -> f64 {
     if x > 0.0 {
         1.0
     } else if x < 0.0 {

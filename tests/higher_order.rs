@@ -1,0 +1,473 @@
+//! Gradients of gradients: `Var::grad` and `tapegrad::functional` against finite differences of
+//! the first-order gradient and against closed forms, for every primitive op, at second and
+//! third order.
+
+use tapegrad::functional::{hessian, hvp, jvp};
+use tapegrad::{CustomOp, Tape, Tensor, Var};
+
+type F = for<'t> fn(&[Var<'t>]) -> Var<'t>;
+
+/// A scalar function of each primitive, nonlinear around it so that the rule is applied with
+/// an upstream gradient that depends on the inputs: `Σ c ⊙ op(x)²` and the like.
+fn cases() -> Vec<(&'static str, F, Vec<Tensor>)> {
+    fn sq<'t>(z: Var<'t>) -> Var<'t> {
+        let c = z
+            .tape()
+            .constant(Tensor::from_fn(&z.shape(), |i| 0.5 + 0.25 * i as f64));
+        (z * z * c).sum()
+    }
+    let a = Tensor::from([[0.3, -0.7, 1.1], [0.9, 0.2, -0.4]]);
+    let b = Tensor::from([[0.6, 0.1, -0.8], [-0.3, 0.5, 0.7]]);
+    let pos = Tensor::from([[0.3, 0.7, 1.1], [0.9, 1.6, 0.4]]);
+    let m = Tensor::from([[0.5, -0.2], [0.1, 0.8], [-0.6, 0.3]]);
+    let row = Tensor::from([0.4, -0.9, 0.2]);
+    let targets = Tensor::from([[1.0, 0.0, 1.0], [0.0, 1.0, 0.3]]);
+    vec![
+        ("add", |v| sq(v[0] + v[1]), vec![a.clone(), b.clone()]),
+        (
+            "add broadcast",
+            |v| sq(v[0] + v[1]),
+            vec![a.clone(), row.clone()],
+        ),
+        ("sub", |v| sq(v[0] - v[1]), vec![a.clone(), b.clone()]),
+        ("mul", |v| sq(v[0] * v[1]), vec![a.clone(), b.clone()]),
+        (
+            "mul broadcast",
+            |v| sq(v[0] * v[1]),
+            vec![a.clone(), row.clone()],
+        ),
+        ("div", |v| sq(v[0] / v[1]), vec![a.clone(), pos.clone()]),
+        (
+            "bce_with_logits",
+            |v| tapegrad::loss::binary_cross_entropy_with_logits(v[0] * v[1], v[1]),
+            vec![a.clone(), targets.clone()],
+        ),
+        (
+            "scalar ops",
+            |v| sq((2.0 - v[0]) * 3.0 / 4.0 + 1.5),
+            vec![a.clone()],
+        ),
+        ("scalar div", |v| sq(2.0 / v[0]), vec![pos.clone()]),
+        ("neg", |v| sq(-v[0]), vec![a.clone()]),
+        ("step", |v| sq(v[0].step() * v[0]), vec![a.clone()]),
+        ("relu", |v| sq(v[0].relu()), vec![a.clone()]),
+        ("sigmoid", |v| v[0].sigmoid().sum(), vec![a.clone()]),
+        ("softplus", |v| v[0].softplus().sum(), vec![a.clone()]),
+        ("tanh", |v| v[0].tanh().sum(), vec![a.clone()]),
+        ("exp", |v| sq(v[0].exp()), vec![a.clone()]),
+        ("ln", |v| sq(v[0].ln()), vec![pos.clone()]),
+        ("sqrt", |v| sq(v[0].sqrt()), vec![pos.clone()]),
+        ("powf", |v| v[0].powf(2.5).sum(), vec![pos.clone()]),
+        ("powf 1", |v| sq(v[0].powf(1.0)), vec![a.clone()]),
+        ("abs", |v| sq(v[0].abs()), vec![a.clone()]),
+        ("sum", |v| sq(v[0].sum()), vec![a.clone()]),
+        ("sum_axis", |v| sq(v[0].sum_axis(1)), vec![a.clone()]),
+        ("max_axis", |v| sq(v[0].max_axis(0)), vec![a.clone()]),
+        (
+            "transpose",
+            |v| sq(v[0].transpose() * v[0].transpose()),
+            vec![a.clone()],
+        ),
+        (
+            "reshape",
+            |v| sq(v[0].reshape(&[3, 2]) * v[0].reshape(&[3, 2])),
+            vec![a.clone()],
+        ),
+        (
+            "broadcast_to",
+            |v| sq(v[0].broadcast_to(&[2, 3]) * v[1]),
+            vec![row.clone(), a.clone()],
+        ),
+        (
+            "matmul",
+            |v| sq(v[0].matmul(v[1])),
+            vec![a.clone(), m.clone()],
+        ),
+        (
+            "matmul 1-D",
+            |v| sq(v[0].matmul(v[1])),
+            vec![row.clone(), m.clone()],
+        ),
+        ("log_softmax", |v| sq(v[0].log_softmax(1)), vec![a.clone()]),
+        ("softmax", |v| sq(v[0].softmax(0)), vec![a.clone()]),
+        ("logsumexp", |v| sq(v[0].logsumexp(1)), vec![a.clone()]),
+        (
+            "mlp",
+            |v| (v[0].matmul(v[1]).tanh().sum_axis(1).exp()).sum(),
+            vec![a, m],
+        ),
+    ]
+}
+
+/// The first-order gradient from `backward()`, the fast path.
+fn gradient(f: F, inputs: &[Tensor]) -> Vec<Tensor> {
+    let tape = Tape::new();
+    let x: Vec<Var<'_>> = inputs.iter().map(|x| tape.param(x.clone())).collect();
+    let grads = f(&x).backward();
+    x.iter().map(|&x| grads[x].clone()).collect()
+}
+
+/// A fixed direction per input, of its shape.
+fn directions(inputs: &[Tensor]) -> Vec<Tensor> {
+    inputs
+        .iter()
+        .enumerate()
+        .map(|(k, x)| Tensor::from_fn(x.shape(), |i| ((i * 7 + k * 3) % 5) as f64 / 4.0 - 0.45))
+        .collect()
+}
+
+/// `inputs + t · directions`.
+fn moved(inputs: &[Tensor], directions: &[Tensor], t: f64) -> Vec<Tensor> {
+    inputs
+        .iter()
+        .zip(directions)
+        .map(|(x, v)| x + &(v * t))
+        .collect()
+}
+
+fn assert_close(got: &Tensor, expected: &Tensor, tolerance: f64, what: &str) {
+    assert_eq!(got.shape(), expected.shape(), "{what}: shapes");
+    for (g, e) in got.data().iter().zip(expected.data()) {
+        assert!(
+            (g - e).abs() <= tolerance * (1.0 + e.abs()),
+            "{what}: {g} against {e}\n got {got:?}\n expected {expected:?}"
+        );
+    }
+}
+
+#[test]
+fn grad_agrees_with_backward_for_every_primitive() {
+    for (name, f, inputs) in cases() {
+        let tape = Tape::new();
+        let x: Vec<Var<'_>> = inputs.iter().map(|x| tape.param(x.clone())).collect();
+        let by_grad = f(&x).grad(&x);
+        for (g, b) in by_grad.iter().zip(gradient(f, &inputs)) {
+            assert_close(&g.value(), &b, 1e-14, name);
+        }
+    }
+}
+
+#[test]
+fn hessian_vector_products_match_finite_differences_of_the_gradient() {
+    let h = 1e-5;
+    for (name, f, inputs) in cases() {
+        let v = directions(&inputs);
+        let hv = hvp(f, &inputs, &v);
+        let plus = gradient(f, &moved(&inputs, &v, h));
+        let minus = gradient(f, &moved(&inputs, &v, -h));
+        for (i, got) in hv.iter().enumerate() {
+            let expected = (&plus[i] - &minus[i]) / (2.0 * h);
+            assert_close(got, &expected, 1e-6, &format!("{name}, input {i}"));
+        }
+    }
+}
+
+/// `Σᵢ sum(gᵢ ⊙ vᵢ)`, recorded.
+fn dot<'t>(g: &[Var<'t>], v: &[Var<'t>]) -> Var<'t> {
+    g.iter()
+        .zip(v)
+        .map(|(&g, &v)| (g * v).sum())
+        .reduce(|a, b| a + b)
+        .expect("at least one input")
+}
+
+/// `vᵀ H(x) v` along the fixed directions, through `Var::grad` twice.
+fn curvature(f: F, inputs: &[Tensor]) -> f64 {
+    let v = directions(inputs);
+    hvp(f, inputs, &v)
+        .iter()
+        .zip(&v)
+        .map(|(hv, v)| (hv * v).sum())
+        .sum()
+}
+
+#[test]
+fn third_derivatives_match_finite_differences_of_the_second() {
+    let h = 1e-4;
+    for (name, f, inputs) in cases() {
+        let v = directions(&inputs);
+        // D³f[v, v, v] by three sweeps on one tape …
+        let tape = Tape::new();
+        let x: Vec<Var<'_>> = inputs.iter().map(|x| tape.param(x.clone())).collect();
+        let first = f(&x).grad(&x);
+        let vs: Vec<Var<'_>> = v.iter().map(|v| tape.constant(v.clone())).collect();
+        let second = dot(&first, &vs).grad(&x);
+        let third = dot(&dot(&second, &vs).grad(&x), &vs).value().item();
+        // … against the derivative of vᵀHv along v, by central differences.
+        let expected = (curvature(f, &moved(&inputs, &v, h))
+            - curvature(f, &moved(&inputs, &v, -h)))
+            / (2.0 * h);
+        assert!(
+            (third - expected).abs() <= 1e-5 * (1.0 + expected.abs()),
+            "{name}: D³f[v,v,v] = {third}, finite differences {expected}"
+        );
+    }
+}
+
+#[test]
+fn closed_forms_to_third_order() {
+    let tape = Tape::new();
+    let x0 = 0.7_f64;
+    let x = tape.param(Tensor::scalar(x0));
+    let derivatives = |y: Var| {
+        let d1 = y.grad(&[x])[0];
+        let d2 = d1.grad(&[x])[0];
+        let d3 = d2.grad(&[x])[0];
+        [d1, d2, d3].map(|d| d.value().item())
+    };
+    let t = x0.tanh();
+    let tanh = derivatives(x.tanh());
+    let tanh_expected = [
+        1.0 - t * t,
+        -2.0 * t * (1.0 - t * t),
+        (1.0 - t * t) * (6.0 * t * t - 2.0),
+    ];
+    let s = 1.0 / (1.0 + (-x0).exp());
+    let sigmoid = derivatives(x.sigmoid());
+    let sigmoid_expected = [
+        s * (1.0 - s),
+        s * (1.0 - s) * (1.0 - 2.0 * s),
+        s * (1.0 - s) * (1.0 - 6.0 * s + 6.0 * s * s),
+    ];
+    let ln = derivatives(x.ln());
+    let ln_expected = [1.0 / x0, -1.0 / (x0 * x0), 2.0 / (x0 * x0 * x0)];
+    let sqrt = derivatives(x.sqrt());
+    let sqrt_expected = [
+        0.5 / x0.sqrt(),
+        -0.25 * x0.powf(-1.5),
+        0.375 * x0.powf(-2.5),
+    ];
+    for (got, expected, name) in [
+        (tanh, tanh_expected, "tanh"),
+        (sigmoid, sigmoid_expected, "sigmoid"),
+        (ln, ln_expected, "ln"),
+        (sqrt, sqrt_expected, "sqrt"),
+    ] {
+        for (order, (g, e)) in got.iter().zip(expected).enumerate() {
+            assert!(
+                (g - e).abs() <= 1e-14 * (1.0 + e.abs()),
+                "{name}, order {}: {g} against {e}",
+                order + 1
+            );
+        }
+    }
+}
+
+#[test]
+fn third_derivatives_of_softmax_and_logsumexp_match_closed_forms() {
+    // logsumexp: ∂/∂x = s (softmax), ∂²/∂x² = diag(s) − s sᵀ, and along v: vᵀ(diag(s) − ssᵀ)v
+    // has derivative Σ sᵢvᵢ³ − 3(s·v)(Σ sᵢvᵢ²) + 2(s·v)³ along v.
+    let x = [0.2, -1.0, 0.5];
+    let v: [f64; 3] = [1.0, 0.5, -2.0];
+    let e: Vec<f64> = x.iter().map(|x: &f64| x.exp()).collect();
+    let total: f64 = e.iter().sum();
+    let s: Vec<f64> = e.iter().map(|e| e / total).collect();
+    let m = |p: i32| -> f64 { s.iter().zip(v).map(|(s, v)| s * v.powi(p)).sum() };
+    let expected = m(3) - 3.0 * m(1) * m(2) + 2.0 * m(1).powi(3);
+
+    let tape = Tape::new();
+    let xv = tape.param(Tensor::from(x));
+    let vv = tape.constant(Tensor::from(v));
+    let along = |g| dot(&[g], &[vv]);
+    let d1 = along(xv.logsumexp(0).grad(&[xv])[0]);
+    let d2 = along(d1.grad(&[xv])[0]);
+    let d3 = along(d2.grad(&[xv])[0]);
+    assert!(
+        (d3.value().item() - expected).abs() < 1e-14,
+        "{} against {expected}",
+        d3.value().item()
+    );
+    // softmax's first component: its derivatives are the logsumexp's shifted by one order.
+    let first = tape.constant(Tensor::from([1.0, 0.0, 0.0]));
+    let s0 = (xv.softmax(0) * first).sum();
+    let d = along(along(s0.grad(&[xv])[0]).grad(&[xv])[0]);
+    // ∂s₀/∂x = s₀(e₀ − s); along v twice: s₀[(v₀ − s·v)² − (Σ sᵢvᵢ² − (s·v)²)].
+    let expected_s0 = s[0] * ((v[0] - m(1)).powi(2) - (m(2) - m(1).powi(2)));
+    assert!(
+        (d.value().item() - expected_s0).abs() < 1e-14,
+        "{} against {expected_s0}",
+        d.value().item()
+    );
+}
+
+#[test]
+fn conventions_where_the_math_has_no_derivative() {
+    let tape = Tape::new();
+    let x = tape.param(Tensor::from([-1.0, 0.0, 2.0]));
+    let second = |y: Var| {
+        let g = y.sum().grad(&[x])[0];
+        (g.value(), g.sum().grad(&[x])[0].value())
+    };
+    // relu′(0) = 0 and relu″ = 0.
+    assert_eq!(
+        second(x.relu()),
+        (Tensor::from([0.0, 0.0, 1.0]), Tensor::zeros(&[3]))
+    );
+    // |x|′(0) = 0 and |x|″ = 0.
+    assert_eq!(
+        second(x.abs()),
+        (Tensor::from([-1.0, 0.0, 1.0]), Tensor::zeros(&[3]))
+    );
+    // step′ = 0.
+    assert_eq!(second(x.step()), (Tensor::zeros(&[3]), Tensor::zeros(&[3])));
+    // x¹: the second derivative is that of x⁰, zero also at 0 (not 0·∞).
+    assert_eq!(
+        second(x.powf(1.0)),
+        (Tensor::ones(&[3]), Tensor::zeros(&[3]))
+    );
+    // √x at 0: +∞ for the first derivative, as PyTorch's.
+    let r = tape.param(Tensor::from([0.0, 4.0]));
+    let g = r.sqrt().sum().grad(&[r])[0];
+    assert_eq!(g.value(), Tensor::from([f64::INFINITY, 0.25]));
+    // max ties share the gradient, and the mask has no derivative.
+    let t = tape.param(Tensor::from([3.0, 3.0, 1.0]));
+    let g = t.max_axis(0).grad(&[t])[0];
+    assert_eq!(g.value(), Tensor::from([0.5, 0.5, 0.0]));
+    assert_eq!(g.sum().grad(&[t])[0].value(), Tensor::zeros(&[3]));
+}
+
+#[test]
+fn reuse_and_diamonds_at_second_order() {
+    // f(x) = (x·x)·(x·x) + x·x reuses x along four paths: f″ = 12x² + 2.
+    let tape = Tape::new();
+    let x = tape.param(Tensor::scalar(1.5));
+    let sq = x * x;
+    let f = sq * sq + sq;
+    let d1 = f.grad(&[x])[0];
+    let d2 = d1.grad(&[x])[0];
+    assert_eq!(d1.value().item(), 4.0 * 1.5f64.powi(3) + 3.0);
+    assert_eq!(d2.value().item(), 12.0 * 1.5 * 1.5 + 2.0);
+    // Mixed partials of a diamond agree: ∂²(xy + x²y)/∂x∂y = 1 + 2x, either way round.
+    let y = tape.param(Tensor::scalar(-0.5));
+    let g = x * y + x * x * y;
+    let [gx, gy] = [g.grad(&[x])[0], g.grad(&[y])[0]];
+    assert_eq!(gx.grad(&[y])[0].value().item(), 4.0);
+    assert_eq!(gy.grad(&[x])[0].value().item(), 4.0);
+}
+
+#[test]
+fn no_path_gives_a_zero_constant_of_the_input_shape() {
+    let tape = Tape::new();
+    let x = tape.param(Tensor::from([1.0, 2.0]));
+    let unused = tape.param(Tensor::from([[1.0, 2.0, 3.0]]));
+    let g = (x * x).sum().grad(&[x, unused]);
+    assert_eq!(g[1].value(), Tensor::zeros(&[1, 3]));
+    // A gradient that does not depend on x (a linear function) differentiates to zero too.
+    let linear = (x * 3.0).sum().grad(&[x])[0];
+    assert_eq!(linear.sum().grad(&[x])[0].value(), Tensor::zeros(&[2]));
+}
+
+#[test]
+fn the_functional_layer_agrees_with_closed_forms() {
+    // f(x) = Σ eˣ ⊙ x: H = diag(eˣ(x + 2)).
+    let x = Tensor::from([0.5, -1.0, 2.0]);
+    let h = hessian(|x| (x.exp() * x).sum(), &x);
+    for i in 0..3 {
+        for j in 0..3 {
+            let xi = x.data()[i];
+            let expected = if i == j { xi.exp() * (xi + 2.0) } else { 0.0 };
+            let got = h.data()[i * 3 + j];
+            assert!(
+                (got - expected).abs() < 1e-13,
+                "H[{i}][{j}] = {got} against {expected}"
+            );
+        }
+    }
+    // jvp of a matrix product: J·t = A·t for f(x) = A·x.
+    let a = Tensor::from([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]);
+    let (value, tangent) = jvp(
+        |x| {
+            x[0].tape()
+                .constant(Tensor::from([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]))
+                .matmul(x[0])
+        },
+        &[Tensor::from([1.0, -1.0])],
+        &[Tensor::from([0.5, 2.0])],
+    );
+    assert_eq!(value, a.matmul(&Tensor::from([1.0, -1.0])));
+    assert_eq!(tangent, a.matmul(&Tensor::from([0.5, 2.0])));
+}
+
+#[test]
+#[should_panic(
+    expected = "grad: the output has shape [2] (2 elements), but grad() needs a single element; use grad_with"
+)]
+fn grad_of_a_non_scalar_panics() {
+    let tape = Tape::new();
+    let x = tape.param(Tensor::from([1.0, 2.0]));
+    let _ = (x * x).grad(&[x]);
+}
+
+#[test]
+#[should_panic(expected = "grad: a Var of `wrt` is a Var of another tape than the output")]
+fn grad_with_respect_to_another_tape_panics() {
+    let (one, other) = (Tape::new(), Tape::new());
+    let x = one.param(Tensor::scalar(1.0));
+    let y = other.param(Tensor::scalar(1.0));
+    let _ = (x * x).grad(&[y]);
+}
+
+struct Square;
+
+impl CustomOp for Square {
+    fn name(&self) -> &'static str {
+        "square"
+    }
+    fn forward(&self, inputs: &[&Tensor]) -> Tensor {
+        inputs[0] * inputs[0]
+    }
+    fn backward(&self, inputs: &[&Tensor], _z: &Tensor, g: &Tensor) -> Vec<Tensor> {
+        vec![g * &(inputs[0] * 2.0)]
+    }
+}
+
+struct DifferentiableSquare;
+
+impl CustomOp for DifferentiableSquare {
+    fn name(&self) -> &'static str {
+        "square"
+    }
+    fn forward(&self, inputs: &[&Tensor]) -> Tensor {
+        Square.forward(inputs)
+    }
+    fn backward(&self, inputs: &[&Tensor], z: &Tensor, g: &Tensor) -> Vec<Tensor> {
+        Square.backward(inputs, z, g)
+    }
+    fn backward_vars<'t>(
+        &self,
+        inputs: &[Var<'t>],
+        _z: Var<'t>,
+        g: Var<'t>,
+    ) -> Option<Vec<Var<'t>>> {
+        Some(vec![g * (inputs[0] * 2.0)])
+    }
+}
+
+#[test]
+fn a_custom_op_with_a_var_rule_differentiates_twice() {
+    let tape = Tape::new();
+    let x = tape.param(Tensor::scalar(3.0));
+    let y = tape.custom(DifferentiableSquare, &[x]);
+    let d1 = (y * x).grad(&[x])[0]; // d(x³) = 3x²
+    assert_eq!(d1.value().item(), 27.0);
+    assert_eq!(d1.grad(&[x])[0].value().item(), 18.0);
+}
+
+#[test]
+fn a_custom_op_without_a_var_rule_panics_naming_it_and_its_line() {
+    let tape = Tape::new();
+    let x = tape.param(Tensor::scalar(3.0));
+    let line = line!() + 1;
+    let y = tape.custom(Square, &[x]);
+    // First order still works through backward().
+    assert_eq!(y.backward()[x].item(), 6.0);
+    let message = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| y.grad(&[x])))
+        .expect_err("grad through a custom op without backward_vars must panic");
+    let message = message
+        .downcast_ref::<String>()
+        .expect("a formatted message");
+    let at = format!("{}:{line}", file!());
+    assert!(message.contains("custom op `square`"), "{message}");
+    assert!(message.contains(&at), "{message} should name {at}");
+    assert!(message.contains("backward_vars"), "{message}");
+}
