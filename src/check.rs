@@ -25,10 +25,12 @@
 //! larger than 100; lower both only for small, well-scaled functions.
 
 mod finite_diff;
+mod gradgrad;
 mod localize;
 mod report;
 
 pub use finite_diff::{jacobian, numeric_grad, numeric_jacobian};
+pub use gradgrad::gradgradcheck;
 pub use report::{Culprit, Discrepancy, GradCheckError, GradCheckReport, NodeFault, NodeSite};
 
 use crate::tape::Tape;

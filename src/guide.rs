@@ -41,6 +41,9 @@ pub mod summary {}
 #[doc = include_str!("../docs/guide/08-perceptron.md")]
 pub mod perceptron {}
 
+#[doc = include_str!("../docs/guide/09-higher-order.md")]
+pub mod higher_order {}
+
 #[cfg(test)]
 mod tests {
     use std::fs;
@@ -87,7 +90,7 @@ mod tests {
             assert!(rust_blocks(&text) > 0, "{name} has no Rust code block");
             chapters.push(name);
         }
-        // The introduction, and one chapter for each of the article's § 0–§ 8.
-        assert_eq!(chapters.len(), 10, "{chapters:?}");
+        // The introduction, one chapter for each of the article's § 0–§ 8, and higher order.
+        assert_eq!(chapters.len(), 11, "{chapters:?}");
     }
 }

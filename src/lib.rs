@@ -81,7 +81,7 @@ mod var;
 
 pub use anomaly::NonFinite;
 pub use backward::Grads;
-pub use check::{GradCheckError, GradCheckOptions, GradCheckReport, gradcheck};
+pub use check::{GradCheckError, GradCheckOptions, GradCheckReport, gradcheck, gradgradcheck};
 pub use custom::{CustomCall, CustomOp};
 pub use error::Error;
 pub use op::Op;

@@ -471,3 +471,67 @@ fn a_custom_op_without_a_var_rule_panics_naming_it_and_its_line() {
     assert!(message.contains(&at), "{message} should name {at}");
     assert!(message.contains("backward_vars"), "{message}");
 }
+
+#[test]
+fn gradgradcheck_passes_on_every_primitive() {
+    use tapegrad::check::{GradCheckOptions, gradgradcheck};
+    for (name, f, inputs) in cases() {
+        if let Err(error) = gradgradcheck(f, &inputs, GradCheckOptions::default()) {
+            panic!("{name}: {error}");
+        }
+    }
+}
+
+/// First-order right, second-order wrong: the factor 2x enters as a constant, so the
+/// recorded gradient misses the term 2g of its derivative.
+struct SquareWithAConstantFactor;
+
+impl CustomOp for SquareWithAConstantFactor {
+    fn name(&self) -> &'static str {
+        "square"
+    }
+    fn forward(&self, inputs: &[&Tensor]) -> Tensor {
+        Square.forward(inputs)
+    }
+    fn backward(&self, inputs: &[&Tensor], z: &Tensor, g: &Tensor) -> Vec<Tensor> {
+        Square.backward(inputs, z, g)
+    }
+    fn backward_vars<'t>(
+        &self,
+        inputs: &[Var<'t>],
+        _z: Var<'t>,
+        g: Var<'t>,
+    ) -> Option<Vec<Var<'t>>> {
+        let factor = inputs[0].tape().constant(&inputs[0].value() * 2.0);
+        Some(vec![g * factor])
+    }
+}
+
+const SQUARE_LINE: u32 = line!() + 3;
+fn with_a_wrong_square<'t>(v: &[Var<'t>]) -> Var<'t> {
+    let h = v[0].tanh();
+    let s = h.tape().custom(SquareWithAConstantFactor, &[h]);
+    (s * v[0]).sum()
+}
+
+#[test]
+fn gradgradcheck_names_the_op_whose_rule_differentiates_wrongly() {
+    use tapegrad::check::{GradCheckOptions, gradcheck, gradgradcheck};
+    let (f, line) = (with_a_wrong_square, SQUARE_LINE);
+    let x = [Tensor::from([0.5, -0.3, 1.2])];
+    // First order cannot see it …
+    assert!(gradcheck(f, &x, GradCheckOptions::default()).is_ok());
+    // … second order does, and blames the custom op, not tanh or mul.
+    let error = gradgradcheck(f, &x, GradCheckOptions::default()).unwrap_err();
+    assert_eq!(error.order, 2);
+    assert!(error.failed > 0);
+    let fault = error.culprit_node().expect("a node to blame");
+    assert_eq!(fault.site.op, "square");
+    assert_eq!(
+        (fault.site.location.file(), fault.site.location.line()),
+        (file!(), line)
+    );
+    let report = error.to_string();
+    assert!(report.starts_with("gradgradcheck failed"), "{report}");
+    assert!(report.contains("differentiates wrongly"), "{report}");
+}

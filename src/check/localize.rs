@@ -73,7 +73,7 @@ pub(crate) fn first_wrong_node(
     (Culprit::NoneFound, kinks)
 }
 
-fn site(recording: &Recording, index: usize) -> NodeSite {
+pub(crate) fn site(recording: &Recording, index: usize) -> NodeSite {
     let nodes = recording.nodes();
     let node = &nodes[index];
     NodeSite {
@@ -89,16 +89,16 @@ fn site(recording: &Recording, index: usize) -> NodeSite {
 }
 
 /// The node at `index` as a function of its inputs alone.
-struct LocalOp {
+pub(crate) struct LocalOp {
     /// The op, reading leaves `0..inputs.len()` of a fresh tape.
-    op: Op,
+    pub op: Op,
     /// Its distinct inputs' values, in argument order (`x * x` reads one leaf).
-    inputs: Vec<Tensor>,
+    pub inputs: Vec<Tensor>,
     leaves: Vec<Leaf>,
 }
 
 impl LocalOp {
-    fn new(recording: &Recording, index: usize) -> LocalOp {
+    pub fn new(recording: &Recording, index: usize) -> LocalOp {
         let op = &recording.nodes()[index].op;
         let mut distinct: Vec<NodeId> = Vec::new();
         for input in op.inputs() {

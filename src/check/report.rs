@@ -174,6 +174,7 @@ impl Failure {
             rtol: self.tolerance.rtol,
             culprit,
             kinks,
+            order: 1,
         }
     }
 
@@ -298,6 +299,9 @@ pub struct GradCheckError {
     pub rtol: f64,
     /// The node whose rule is wrong, if the search found one.
     pub culprit: Culprit,
+    /// The order of the derivatives checked: 1 for [`gradcheck`](super::gradcheck), 2 for
+    /// [`gradgradcheck`](super::gradgradcheck) (whose elements are those of `H·v`).
+    pub order: u8,
     /// Nodes the search met, before the culprit, whose inputs sit where the op is not
     /// differentiable (a kink such as relu at 0: the one-sided differences disagree), so that
     /// finite differences say nothing there.
@@ -305,6 +309,12 @@ pub struct GradCheckError {
 }
 
 impl GradCheckError {
+    /// The same error, for derivatives of `order`.
+    pub(crate) fn of_order(mut self, order: u8) -> GradCheckError {
+        self.order = order;
+        self
+    }
+
     /// The wrong node, if the search found one.
     pub fn culprit_node(&self) -> Option<&NodeFault> {
         match &self.culprit {
@@ -321,21 +331,35 @@ impl fmt::Display for GradCheckError {
             atol: self.atol,
             rtol: self.rtol,
         };
-        writeln!(
-            f,
-            "gradcheck failed: {} of {} gradient elements disagree with central finite differences",
-            self.failed, self.checked
-        )?;
+        if self.order == 2 {
+            writeln!(
+                f,
+                "gradgradcheck failed: {} of {} Hessian-vector product elements disagree with \
+                 central finite differences of the gradient",
+                self.failed, self.checked
+            )?;
+        } else {
+            writeln!(
+                f,
+                "gradcheck failed: {} of {} gradient elements disagree with central finite \
+                 differences",
+                self.failed, self.checked
+            )?;
+        }
         writeln!(f, "({tolerance})")?;
         writeln!(f)?;
         write_table(f, "input", &self.worst, self.failed)?;
         match &self.culprit {
             Culprit::Node(fault) => {
                 writeln!(f)?;
+                let what = if self.order == 2 {
+                    "whose rule differentiates wrongly (its second derivatives checked alone"
+                } else {
+                    "whose own derivative rule is wrong (checked alone"
+                };
                 writeln!(
                     f,
-                    "The first node whose own derivative rule is wrong (checked alone, at the \
-                     inputs the forward pass gave it):"
+                    "The first node {what}, at the inputs the forward pass gave it):"
                 )?;
                 writeln!(f, "  {}", fault.site)?;
                 write_table(f, "arg", &fault.worst, fault.failed)?;

@@ -1,0 +1,160 @@
+//! [`gradgradcheck`]: second derivatives against finite differences of the first.
+//!
+//! The gradient that [`Var::grad`] records is differentiated again, along a random direction
+//! `v` per input: the analytic side is the Hessian-vector product `H·v` (the gradient of
+//! `⟨∇L, v⟩`, both sweeps on the tape), the numeric side the central difference of `⟨∇L, v⟩`
+//! where `∇L` comes from `backward()` — the first-order rules of `op.rs`, which `gradcheck`
+//! checks on their own. So a rule of `grad.rs` that differentiates wrongly cannot agree with
+//! itself. When an element disagrees, each node of `f` is re-checked alone, as `gradcheck`
+//! does, and the first whose second derivatives disagree is named.
+
+use super::finite_diff::{central_difference, dot, random_tensor};
+use super::localize::{LocalOp, site};
+use super::report::{Comparison, Culprit, Failure, NodeFault};
+use super::{GradCheckError, GradCheckOptions, GradCheckReport, Localize};
+use crate::tape::Tape;
+use crate::tensor::Tensor;
+use crate::var::Var;
+
+/// The seed of the random direction along which the second derivatives of input `i` are taken
+/// is `DIRECTION_SEED + i`.
+const DIRECTION_SEED: u64 = 0xD1EC;
+
+/// Checks the second derivatives of `f` at `inputs`: Hessian-vector products along random
+/// directions, computed by differentiating [`Var::grad`]'s recorded gradient, against central
+/// finite differences of the first-order gradient of [`Var::backward`].
+///
+/// `f`, the options and the report are those of [`gradcheck`](super::gradcheck): with
+/// [`Cotangent::One`](super::Cotangent::One) the output must be a single element, otherwise
+/// the check differentiates `Σ u ⊙ output` twice. `f` is called once per input element on each
+/// side of the difference.
+///
+/// ```
+/// use tapegrad::{Tensor, check::{gradgradcheck, GradCheckOptions}};
+///
+/// let x = Tensor::from([0.5, -1.0, 2.0]);
+/// let report = gradgradcheck(|v| (v[0] * v[0]).tanh().sum(), &[x], GradCheckOptions::default())?;
+/// assert_eq!(report.checked, 3);
+/// # Ok::<(), tapegrad::check::GradCheckError>(())
+/// ```
+///
+/// # Errors
+///
+/// [`GradCheckError`] (with `order` 2) when some element of `H·v` disagrees beyond the
+/// tolerances; unless [`Localize::Off`], it names the first node of `f` whose own second
+/// derivatives disagree with finite differences of its op alone.
+///
+/// # Panics
+///
+/// As [`gradcheck`](super::gradcheck), and if `f` uses a custom op without a differentiable
+/// rule ([`CustomOp::backward_vars`](crate::CustomOp::backward_vars)).
+#[track_caller]
+pub fn gradgradcheck<F>(
+    f: F,
+    inputs: &[Tensor],
+    options: GradCheckOptions,
+) -> Result<GradCheckReport, GradCheckError>
+where
+    F: for<'t> Fn(&[Var<'t>]) -> Var<'t>,
+{
+    let tape = Tape::new();
+    let vars: Vec<Var<'_>> = inputs.iter().map(|x| tape.param(x.clone())).collect();
+    let output = f(&vars);
+    assert!(
+        std::ptr::eq(output.tape(), &tape),
+        "gradgradcheck: f returned a Var of another tape; build the output from the Vars it is \
+         given"
+    );
+    let cotangent = options.cotangent_for(&output.shape());
+    compare(&f, inputs, &cotangent, &options, options.report_rows).map_err(|failure| {
+        let culprit = match options.localize {
+            Localize::FirstWrongNode => first_wrong_node(&tape, output, &options),
+            Localize::Off => Culprit::NotSearched,
+        };
+        failure.into_error(culprit, Vec::new()).of_order(2)
+    })
+}
+
+/// `H·v` of `L = Σ cotangent ⊙ f(inputs)` against central differences of `⟨∇L, v⟩`, element by
+/// element, keeping the `rows` worst failures.
+fn compare<F>(
+    f: &F,
+    inputs: &[Tensor],
+    cotangent: &Tensor,
+    options: &GradCheckOptions,
+    rows: usize,
+) -> Result<GradCheckReport, Failure>
+where
+    F: for<'t> Fn(&[Var<'t>]) -> Var<'t>,
+{
+    let directions: Vec<Tensor> = inputs
+        .iter()
+        .zip(DIRECTION_SEED..)
+        .map(|(x, seed)| random_tensor(x.shape(), seed))
+        .collect();
+    // Analytic: two sweeps, both on the tape's ops.
+    let tape = Tape::new();
+    let x: Vec<Var<'_>> = inputs.iter().map(|x| tape.param(x.clone())).collect();
+    let loss = (f(&x) * tape.constant(cotangent.clone())).sum();
+    let along = loss
+        .grad(&x)
+        .iter()
+        .zip(&directions)
+        .map(|(&g, v)| (g * tape.constant(v.clone())).sum())
+        .fold(tape.constant(Tensor::scalar(0.0)), |sum, term| sum + term);
+    let hv = along.backward();
+    // Numeric: differences of the first-order gradient of backward().
+    let gradient_along = |at: &[Tensor]| -> f64 {
+        let tape = Tape::new();
+        let x: Vec<Var<'_>> = at.iter().map(|x| tape.param(x.clone())).collect();
+        let grads = f(&x).backward_with(cotangent.clone());
+        x.iter()
+            .zip(&directions)
+            .map(|(&x, v)| dot(&grads[x], v))
+            .sum()
+    };
+    let mut comparison = Comparison::new(options.tolerance());
+    let mut shifted = inputs.to_vec();
+    for (input, &var) in x.iter().enumerate() {
+        let analytic = &hv[var];
+        for element in 0..inputs[input].len() {
+            let numeric =
+                central_difference(&gradient_along, &mut shifted, input, element, options.step);
+            let shape = inputs[input].shape();
+            comparison.add(input, shape, element, analytic.data()[element], numeric);
+        }
+    }
+    comparison.finish(rows)
+}
+
+/// The first node of `output`'s graph, in creation order, whose op alone fails the same
+/// comparison at the values the forward pass gave its inputs.
+fn first_wrong_node(tape: &Tape, output: Var<'_>, options: &GradCheckOptions) -> Culprit {
+    let recording = tape.recording();
+    for index in 0..=output.id().index() {
+        if recording.nodes()[index].op.inputs().next().is_none() {
+            continue; // a leaf has no rule
+        }
+        let local = LocalOp::new(&recording, index);
+        let shape = recording.nodes()[index].value.shape().to_vec();
+        let cotangent = random_tensor(&shape, 0x5EED ^ index as u64);
+        // The op reads leaves 0, 1, … of its tape, which `compare` records first.
+        let alone = compare(
+            &|x| x[0].tape().push(local.op.clone()),
+            &local.inputs,
+            &cotangent,
+            options,
+            options.report_rows,
+        );
+        if let Err(failure) = alone {
+            let (checked, failed, worst) = failure.into_worst();
+            return Culprit::Node(Box::new(NodeFault {
+                site: site(&recording, index),
+                checked,
+                failed,
+                worst,
+            }));
+        }
+    }
+    Culprit::NoneFound
+}
