@@ -89,8 +89,7 @@ impl GradSink<'_> {
     /// Adds `contribution()` to the gradient of `input`, summing it down to the input's shape
     /// first if the op broadcast that input. Skips (and never computes) the contribution when
     /// no parameter reaches `input`.
-    // Forced: with two copies of the sweep, the compiler stops inlining `add` into the rules,
-    // which costs W4 16 instructions a node (callgrind).
+    // Forced: with two copies of the sweep, the compiler stops inlining `add` into the rules.
     #[inline(always)]
     pub fn add(&mut self, input: NodeId, contribution: impl FnOnce() -> Tensor) {
         if !self.needs_grad[input.index()] {
@@ -101,8 +100,7 @@ impl GradSink<'_> {
         let slot: &mut Tensor = &mut self.slots[input.index()];
         let flowed = &mut self.flowed[input.index()];
         // The common case (no observer, no broadcast) inline in each rule, where the compiler
-        // sees the contribution's shape; the rest is a call. Measured on a deep scalar chain
-        // (W4, callgrind): 12 fewer instructions a node than one non-inlined `add`.
+        // sees the contribution's shape; the rest is a call.
         if self.observer.is_none() && contribution.same_shape(&node.value) {
             accumulate(slot, flowed, contribution);
         } else {
@@ -160,7 +158,7 @@ fn add_observed(
 /// Adds `contribution` (of the slot's shape) to a gradient slot, or puts it there if no
 /// gradient `flowed` to it yet: in place when the slot's buffer is not shared, copy-on-write
 /// otherwise.
-// Forced, with the `forget` below: 8 fewer instructions a node on W4 (callgrind).
+// Forced, with the `forget` below, into each rule of the sweep (docs/performance.md).
 #[inline(always)]
 fn accumulate(slot: &mut Tensor, flowed: &mut bool, contribution: Tensor) {
     if *flowed {
@@ -189,8 +187,8 @@ pub(crate) fn sweep(
     let guard = tape.recording();
     // Slices, whose lengths the compiler then knows do not change during the sweep.
     let (nodes, needs_grad): (&[Node], &[bool]) = (guard.nodes(), &guard.needs_grad);
-    // Not `vec![EMPTY_SLOT; n]`, which clones its element n times: 11 instructions a node on
-    // W4. For `bool`, `vec!` asks the allocator for zeroed memory, with no clones.
+    // Not `vec![EMPTY_SLOT; n]`, which clones its element n times. For `bool`, `vec!` asks the
+    // allocator for zeroed memory, with no clones.
     let mut slots: Vec<Slot> = std::iter::repeat_with(|| EMPTY_SLOT)
         .take(nodes.len())
         .collect();
@@ -198,8 +196,7 @@ pub(crate) fn sweep(
     *slots[output.index()] = cotangent;
     flowed[output.index()] = true;
     // Two copies of the loop, so that in the plain one the compiler knows there is no observer
-    // and drops every check for one: 15 fewer instructions a node on W4 (callgrind), with
-    // `add` and `accumulate` forced inline.
+    // and drops every check for one (with `add` and `accumulate` forced inline).
     match observer {
         None => run_rules(nodes, needs_grad, &mut slots, &mut flowed, output, None),
         Some(observer) => run_rules(
@@ -247,7 +244,7 @@ fn run_rules(
             observer.node(i, g);
         }
         // As many as the slots, so that checking an input's index against one checks it
-        // against all (W4, callgrind: 4.5 fewer instructions a node).
+        // against all.
         let earlier = &nodes[..i];
         let mut sink = GradSink {
             nodes: earlier,

@@ -293,9 +293,7 @@ impl Tape {
     /// If the op rejects its inputs' shapes (the message points at the user's line).
     #[track_caller]
     // Forced into each op's method (through `Var::record`), where the op is known: the compiler
-    // then keeps only that op's forward rule, and no longer saves registers for all the others
-    // (W4, callgrind: 170 → 128 instructions a node, with the `#[inline]`s it needs across
-    // crates on `Recording::nodes`, `Recording::len` and `Var::new`).
+    // then keeps only that op's forward rule (docs/performance.md).
     #[inline(always)]
     pub(crate) fn push(&self, op: Op) -> Var<'_> {
         let mut recording = self.recording.borrow_mut();
