@@ -193,6 +193,8 @@ fn vjp<'t>(op: &Op, z: Var<'t>, g: Var<'t>, add: &mut dyn FnMut(NodeId, &dyn Fn(
         Op::Sigmoid(x) => add(x, &|| g * (z * (1.0 - z))),
         Op::Softplus(x) => add(x, &|| g * v(x).sigmoid()),
         Op::Tanh(x) => add(x, &|| g * (1.0 - z * z)),
+        Op::Sin(x) => add(x, &|| g * v(x).cos()),
+        Op::Cos(x) => add(x, &|| -(g * v(x).sin())),
         Op::Exp(x) => add(x, &|| g * z),
         Op::Ln(x) => add(x, &|| g / v(x)),
         Op::Sqrt(x) => add(x, &|| g / (2.0 * z)),

@@ -64,6 +64,10 @@ pub enum Op {
     Softplus(NodeId),
     /// `z = tanh x` · `dx = g ⊙ (1 − z²)`
     Tanh(NodeId),
+    /// `z = sin x` · `dx = g ⊙ cos x`
+    Sin(NodeId),
+    /// `z = cos x` · `dx = −g ⊙ sin x`
+    Cos(NodeId),
     /// `z = eˣ` · `dx = g ⊙ z`
     Exp(NodeId),
     /// `z = ln x` · `dx = g / x`
@@ -114,6 +118,8 @@ impl Op {
             Op::Sigmoid(_) => "sigmoid",
             Op::Softplus(_) => "softplus",
             Op::Tanh(_) => "tanh",
+            Op::Sin(_) => "sin",
+            Op::Cos(_) => "cos",
             Op::Exp(_) => "exp",
             Op::Ln(_) => "ln",
             Op::Sqrt(_) => "sqrt",
@@ -156,6 +162,8 @@ impl Op {
             | Op::Sigmoid(_)
             | Op::Softplus(_)
             | Op::Tanh(_)
+            | Op::Sin(_)
+            | Op::Cos(_)
             | Op::Exp(_)
             | Op::Ln(_)
             | Op::Sqrt(_)
@@ -209,6 +217,8 @@ impl Op {
             | Op::Sigmoid(x)
             | Op::Softplus(x)
             | Op::Tanh(x)
+            | Op::Sin(x)
+            | Op::Cos(x)
             | Op::Exp(x)
             | Op::Ln(x)
             | Op::Sqrt(x)
@@ -248,6 +258,8 @@ impl Op {
             Op::Sigmoid(x) => Op::Sigmoid(r(x)),
             Op::Softplus(x) => Op::Softplus(r(x)),
             Op::Tanh(x) => Op::Tanh(r(x)),
+            Op::Sin(x) => Op::Sin(r(x)),
+            Op::Cos(x) => Op::Cos(r(x)),
             Op::Exp(x) => Op::Exp(r(x)),
             Op::Ln(x) => Op::Ln(r(x)),
             Op::Sqrt(x) => Op::Sqrt(r(x)),
@@ -298,6 +310,8 @@ impl Op {
             Op::Sigmoid(x) => v(x).map(sigmoid),
             Op::Softplus(x) => v(x).map(softplus),
             Op::Tanh(x) => v(x).map(f64::tanh),
+            Op::Sin(x) => v(x).map(f64::sin),
+            Op::Cos(x) => v(x).map(f64::cos),
             Op::Exp(x) => v(x).map(f64::exp),
             Op::Ln(x) => v(x).map(f64::ln),
             Op::Sqrt(x) => v(x).map(f64::sqrt),
@@ -366,6 +380,8 @@ impl Op {
             Op::Sigmoid(x) => sink.add(x, || g.zip_with(z, "sigmoid", |g, z| g * (z * (1.0 - z)))),
             Op::Softplus(x) => sink.add(x, || g.zip_with(v(x), "softplus", |g, x| g * sigmoid(x))),
             Op::Tanh(x) => sink.add(x, || g.zip_with(z, "tanh", |g, z| g * (1.0 - z * z))),
+            Op::Sin(x) => sink.add(x, || g.zip_with(v(x), "sin", |g, x| g * x.cos())),
+            Op::Cos(x) => sink.add(x, || g.zip_with(v(x), "cos", |g, x| -(g * x.sin()))),
             Op::Exp(x) => sink.add(x, || g * z),
             Op::Ln(x) => sink.add(x, || g / v(x)),
             Op::Sqrt(x) => sink.add(x, || g.zip_with(z, "sqrt", |g, z| g / (2.0 * z))),

@@ -203,6 +203,18 @@ impl<'t> Var<'t> {
         self.record(Op::Tanh(self.id))
     }
 
+    /// The sine (of an angle in radians).
+    #[track_caller]
+    pub fn sin(self) -> Var<'t> {
+        self.record(Op::Sin(self.id))
+    }
+
+    /// The cosine (of an angle in radians).
+    #[track_caller]
+    pub fn cos(self) -> Var<'t> {
+        self.record(Op::Cos(self.id))
+    }
+
     /// `eˣ`.
     #[track_caller]
     pub fn exp(self) -> Var<'t> {

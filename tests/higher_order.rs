@@ -54,6 +54,8 @@ fn cases() -> Vec<(&'static str, F, Vec<Tensor>)> {
         ("sigmoid", |v| v[0].sigmoid().sum(), vec![a.clone()]),
         ("softplus", |v| v[0].softplus().sum(), vec![a.clone()]),
         ("tanh", |v| v[0].tanh().sum(), vec![a.clone()]),
+        ("sin", |v| v[0].sin().sum(), vec![a.clone()]),
+        ("cos", |v| sq(v[0].cos()), vec![a.clone()]),
         ("exp", |v| sq(v[0].exp()), vec![a.clone()]),
         ("ln", |v| sq(v[0].ln()), vec![pos.clone()]),
         ("sqrt", |v| sq(v[0].sqrt()), vec![pos.clone()]),
@@ -237,7 +239,13 @@ fn closed_forms_to_third_order() {
         -0.25 * x0.powf(-1.5),
         0.375 * x0.powf(-2.5),
     ];
+    let sin = derivatives(x.sin());
+    let sin_expected = [x0.cos(), -x0.sin(), -x0.cos()];
+    let cos = derivatives(x.cos());
+    let cos_expected = [-x0.sin(), -x0.cos(), x0.sin()];
     for (got, expected, name) in [
+        (sin, sin_expected, "sin"),
+        (cos, cos_expected, "cos"),
         (tanh, tanh_expected, "tanh"),
         (sigmoid, sigmoid_expected, "sigmoid"),
         (ln, ln_expected, "ln"),

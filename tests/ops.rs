@@ -64,6 +64,8 @@ fn unary_ops_match_finite_differences() {
         check_gradients("sigmoid", &any, |v| v[0].sigmoid());
         check_gradients("softplus", &any, |v| v[0].softplus());
         check_gradients("tanh", &any, |v| v[0].tanh());
+        check_gradients("sin", &any, |v| v[0].sin());
+        check_gradients("cos", &any, |v| v[0].cos());
         check_gradients("exp", &any, |v| v[0].exp());
         check_gradients("ln", &positive, |v| v[0].ln());
         check_gradients("sqrt", &positive, |v| v[0].sqrt());

@@ -87,6 +87,8 @@ pub(crate) fn local_factor(
             v(x).map(|x| 1.0 / (1.0 + (-x).exp())),
         ),
         Op::Tanh(_) => elementwise(format!("1 − {z}²"), out.map(|z| 1.0 - z * z)),
+        Op::Sin(x) => elementwise(format!("cos {}", n(x)), v(x).map(f64::cos)),
+        Op::Cos(x) => elementwise(format!("−sin {}", n(x)), v(x).map(|x| -x.sin())),
         Op::Exp(_) => elementwise(z.to_string(), out.clone()),
         Op::Ln(x) => elementwise(format!("1/{}", n(x)), v(x).map(|x| 1.0 / x)),
         Op::Sqrt(_) => elementwise(format!("1/(2·{z})"), out.map(|z| 1.0 / (2.0 * z))),
