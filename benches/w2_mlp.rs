@@ -16,47 +16,14 @@
 
 mod common;
 
+use common::mlp::{BATCH, Batch, CLASSES, HIDDEN, he_init, random_batch};
 use common::{criterion_or_paired, normal_tensor, paired, rng, sgd_step, uniform_tensor};
-use criterion::{Criterion, criterion_group};
-use rand::RngExt;
-use rand_chacha::ChaCha8Rng;
-use tapegrad::{Tape, Tensor, Var};
 
-const BATCH: usize = 128;
-const INPUTS: usize = 784;
-const HIDDEN: usize = 256;
-const CLASSES: usize = 10;
 const LEARNING_RATE: f64 = 0.01;
 
-/// The inputs, `[BATCH, INPUTS]`, and the one-hot targets, `[BATCH, CLASSES]`.
-struct Batch {
-    x: Tensor,
-    onehot: Tensor,
-}
-
-/// Standard normal inputs and uniformly random labels.
-fn random_batch(rng: &mut ChaCha8Rng) -> Batch {
-    let x = normal_tensor(rng, &[BATCH, INPUTS]);
-    let labels: Vec<usize> = (0..BATCH).map(|_| rng.random_range(0..CLASSES)).collect();
-    let onehot = Tensor::from_fn(&[BATCH, CLASSES], |k| {
-        f64::from(labels[k / CLASSES] == k % CLASSES)
-    });
-    Batch { x, onehot }
-}
-
-/// `[W1, b1, W2, b2]`: He-uniform weights (bound √(6 / fan-in)), zero biases.
-fn he_init(rng: &mut ChaCha8Rng) -> Vec<Tensor> {
-    let mut layer = |inputs: usize, outputs: usize| {
-        let bound = (6.0 / inputs as f64).sqrt();
-        [
-            uniform_tensor(rng, &[inputs, outputs], bound),
-            Tensor::zeros(&[outputs]),
-        ]
-    };
-    let [w1, b1] = layer(INPUTS, HIDDEN);
-    let [w2, b2] = layer(HIDDEN, CLASSES);
-    vec![w1, b1, w2, b2]
-}
+use criterion::{Criterion, criterion_group};
+use rand_chacha::ChaCha8Rng;
+use tapegrad::{Tape, Tensor, Var};
 
 /// The mean cross-entropy of `relu(X·W1 + b1)·W2 + b2` against the one-hot targets.
 fn cross_entropy<'t>(tape: &'t Tape, params: &[Var<'t>], batch: &Batch) -> Var<'t> {

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each bench uses a different subset
 
+pub mod mlp;
+
 /// The benches allocate through mimalloc, as a performance-minded training binary would (a
 /// library cannot choose the global allocator; an application does, in one line like this).
 /// With glibc's malloc, W3's n = 1024 forward + backward spent 14 % of its time in the kernel,
