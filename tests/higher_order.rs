@@ -543,3 +543,25 @@ fn gradgradcheck_names_the_op_whose_rule_differentiates_wrongly() {
     assert!(report.starts_with("gradgradcheck failed"), "{report}");
     assert!(report.contains("differentiates wrongly"), "{report}");
 }
+
+#[test]
+fn the_recorded_gradient_graph_shows_in_pictures_and_traces() {
+    // y = x³ as x·x·x: two mul nodes. Its gradient, recorded, is more nodes on the same tape,
+    // which to_dot draws and the trace walks like any others.
+    let tape = Tape::new();
+    let x = tape.param(Tensor::scalar(2.0)).named("x");
+    let y = x * x * x;
+    let forward_nodes = tape.len();
+    let dy = y.grad(&[x])[0];
+    assert!(
+        tape.len() > forward_nodes,
+        "grad records its sweep on the tape"
+    );
+    let dot = tape.to_dot(None);
+    let boxes = dot.lines().filter(|line| line.contains("label=")).count();
+    assert!(boxes >= tape.len(), "{dot}");
+    // Differentiating the gradient walks back through the recorded sweep: d(3x²)/dx = 6x.
+    let trace = dy.backward_trace();
+    assert_eq!(trace.grads()[x].item(), 12.0);
+    assert!(trace.steps().len() > forward_nodes);
+}
