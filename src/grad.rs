@@ -15,7 +15,7 @@
 //! - `√x′(0) = +∞`, `(xᵖ)′ = 0` for `p = 0` (also at `x = 0`, where `p·xᵖ⁻¹` would be `0·∞`).
 
 use crate::kernels::matmul_dims;
-use crate::op::{Op, sign};
+use crate::op::{Op, max_ties, sign};
 use crate::tape::NodeId;
 use crate::tensor::Tensor;
 use crate::var::Var;
@@ -207,16 +207,9 @@ fn vjp<'t>(op: &Op, z: Var<'t>, g: Var<'t>, add: &mut dyn FnMut(NodeId, &dyn Fn(
         Op::Sum(x) => add(x, &|| g.broadcast_to(&v(x).shape())),
         Op::SumAxis(x, axis) => add(x, &|| expand_axis(g, axis, &v(x).shape())),
         Op::MaxAxis(x, axis) => add(x, &|| {
-            let shape = v(x).shape();
-            let len = shape[axis];
-            let is_max =
-                v(x).value()
-                    .zip_with(&z.value().expand_axis(axis, len), "max_axis", |x, z| {
-                        f64::from(x == z)
-                    });
-            let ties = is_max.fold_axis(axis, "max_axis", 0.0, |s, t| s + t);
+            let (is_max, ties) = max_ties(&v(x).value(), &z.value(), axis);
             let share = g / tape.constant(ties);
-            expand_axis(share, axis, &shape) * tape.constant(is_max)
+            expand_axis(share, axis, &v(x).shape()) * tape.constant(is_max)
         }),
         Op::Transpose(x) => add(x, &|| g.transpose()),
         Op::Reshape(x, _) => add(x, &|| g.reshape(&v(x).shape())),

@@ -395,14 +395,10 @@ impl Op {
             Op::Sum(x) => sink.add(x, || Tensor::full(v(x).shape(), g.item())),
             Op::SumAxis(x, axis) => sink.add(x, || g.expand_axis(axis, v(x).shape()[axis])),
             Op::MaxAxis(x, axis) => sink.add(x, || {
-                let len = v(x).shape()[axis];
-                let is_max = v(x).zip_with(&z.expand_axis(axis, len), "max_axis", |x, z| {
-                    f64::from(x == z)
-                });
-                let ties = is_max.fold_axis(axis, "max_axis", 0.0, |s, t| s + t);
+                let (is_max, ties) = max_ties(v(x), z, axis);
                 let share = g
                     .zip_with(&ties, "max_axis", |g, n| g / n)
-                    .expand_axis(axis, len);
+                    .expand_axis(axis, v(x).shape()[axis]);
                 share * &is_max
             }),
             Op::Transpose(x) => sink.add(x, || g.transpose()),
@@ -467,6 +463,17 @@ pub(crate) fn sign(x: f64) -> f64 {
     } else {
         x * 0.0 // 0 for ±0, NaN for NaN
     }
+}
+
+/// Where `x` attains its maximum `z` along `axis` (1 there, else 0, of `x`'s shape), and how
+/// many elements tie for each maximum (of `z`'s shape): the split of `max_axis`'s gradient.
+pub(crate) fn max_ties(x: &Tensor, z: &Tensor, axis: usize) -> (Tensor, Tensor) {
+    let len = x.shape()[axis];
+    let is_max = x.zip_with(&z.expand_axis(axis, len), "max_axis", |x, z| {
+        f64::from(x == z)
+    });
+    let ties = is_max.fold_axis(axis, "max_axis", 0.0, |s, t| s + t);
+    (is_max, ties)
 }
 
 /// `max` that propagates NaN (as numpy and PyTorch do), where `f64::max` would drop it.

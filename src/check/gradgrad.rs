@@ -12,6 +12,7 @@ use super::finite_diff::{central_difference, dot, random_tensor};
 use super::localize::{LocalOp, site};
 use super::report::{Comparison, Culprit, Failure, NodeFault};
 use super::{GradCheckError, GradCheckOptions, GradCheckReport, Localize};
+use crate::functional::hvp;
 use crate::tape::Tape;
 use crate::tensor::Tensor;
 use crate::var::Var;
@@ -93,16 +94,14 @@ where
         .map(|(x, seed)| random_tensor(x.shape(), seed))
         .collect();
     // Analytic: two sweeps, both on the tape's ops.
-    let tape = Tape::new();
-    let x: Vec<Var<'_>> = inputs.iter().map(|x| tape.param(x.clone())).collect();
-    let loss = (f(&x) * tape.constant(cotangent.clone())).sum();
-    let along = loss
-        .grad(&x)
-        .iter()
-        .zip(&directions)
-        .map(|(&g, v)| (g * tape.constant(v.clone())).sum())
-        .fold(tape.constant(Tensor::scalar(0.0)), |sum, term| sum + term);
-    let hv = along.backward();
+    let hv = hvp(
+        |x| {
+            let output = f(x);
+            (output * output.tape().constant(cotangent.clone())).sum()
+        },
+        inputs,
+        &directions,
+    );
     // Numeric: differences of the first-order gradient of backward().
     let gradient_along = |at: &[Tensor]| -> f64 {
         let tape = Tape::new();
@@ -115,8 +114,7 @@ where
     };
     let mut comparison = Comparison::new(options.tolerance());
     let mut shifted = inputs.to_vec();
-    for (input, &var) in x.iter().enumerate() {
-        let analytic = &hv[var];
+    for (input, analytic) in hv.iter().enumerate() {
         for element in 0..inputs[input].len() {
             let numeric =
                 central_difference(&gradient_along, &mut shifted, input, element, options.step);
