@@ -253,7 +253,14 @@ fn vjp<'t>(op: &Op, z: Var<'t>, g: Var<'t>, add: &mut dyn FnMut(NodeId, &dyn Fn(
                 gradients.len(),
                 inputs.len()
             );
-            for (&input, gradient) in call.inputs().iter().zip(gradients) {
+            for (i, (&input, gradient)) in call.inputs().iter().zip(gradients).enumerate() {
+                let (got, want) = (gradient.shape(), v(input).shape());
+                assert!(
+                    got == want,
+                    "grad: the custom op `{}`'s backward_vars returned shape {got:?} for input \
+                     {i}, whose shape is {want:?}",
+                    call.name()
+                );
                 add(input, &|| gradient);
             }
         }

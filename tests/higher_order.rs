@@ -565,3 +565,35 @@ fn the_recorded_gradient_graph_shows_in_pictures_and_traces() {
     assert_eq!(trace.grads()[x].item(), 12.0);
     assert!(trace.steps().len() > forward_nodes);
 }
+
+struct WrongShape;
+
+impl CustomOp for WrongShape {
+    fn name(&self) -> &'static str {
+        "wrong_shape"
+    }
+    fn forward(&self, inputs: &[&Tensor]) -> Tensor {
+        inputs[0].clone()
+    }
+    fn backward(&self, _inputs: &[&Tensor], _z: &Tensor, g: &Tensor) -> Vec<Tensor> {
+        vec![g.clone()]
+    }
+    fn backward_vars<'t>(
+        &self,
+        _inputs: &[Var<'t>],
+        _z: Var<'t>,
+        g: Var<'t>,
+    ) -> Option<Vec<Var<'t>>> {
+        Some(vec![g.sum()])
+    }
+}
+
+#[test]
+#[should_panic(
+    expected = "grad: the custom op `wrong_shape`'s backward_vars returned shape [] for input 0, whose shape is [2]"
+)]
+fn a_custom_var_rule_of_the_wrong_shape_panics_naming_the_op() {
+    let tape = Tape::new();
+    let x = tape.param(Tensor::from([1.0, 2.0]));
+    let _ = tape.custom(WrongShape, &[x]).sum().grad(&[x]);
+}
