@@ -8,7 +8,7 @@ use tapegrad::{Grads, Tape, Tensor};
 fn a_var_used_several_times_accumulates_every_use() {
     let tape = Tape::new();
     let a = tape.param(3.0);
-    // b = a + a; c = b + b  ⇒  c = 4a, dc/da = 4 (DESIGN.md's example).
+    // b = a + a; c = b + b  ⇒  c = 4a, dc/da = 4.
     let b = a + a;
     let c = b + b;
     assert_eq!(c.backward()[a].item(), 4.0);

@@ -1,4 +1,4 @@
-//! Every op of DESIGN.md's list: its value and gradient against closed forms, and its gradient
+//! Every primitive op: its value and gradient against closed forms, and its gradient
 //! against central finite differences at several shapes, broadcasting pairs included.
 
 mod common;

@@ -4473,7 +4473,7 @@ for op, jx, rs in AXIS_OPS[3:]:
 case("relu_kink", [p("x", KINK)], "jax.nn.relu(x)", "x.relu()", note="relu'(0) = 0, also at -0.0")
 case("step_kink", [p("x", KINK)], "jnp.where(x > 0, 1.0, 0.0)", "x.step()", note="step(0) = 0, step' = 0")
 # abs at 0: JAX's jnp.abs differentiates to 1 at ±0 (select(x >= 0, g, -g)); tapegrad follows
-# PyTorch's sign(0) = 0 (DESIGN.md), so the case below pins that convention through sign(x)·x.
+# PyTorch's sign(0) = 0 (tapegrad follows PyTorch at kinks), so the case below pins that convention through sign(x)·x.
 case(
     "abs_kink_sign_zero",
     [p("x", KINK)],
