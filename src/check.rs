@@ -211,12 +211,7 @@ where
     F: for<'t> Fn(&[Var<'t>]) -> Var<'t>,
 {
     let tape = Tape::new();
-    let vars: Vec<Var<'_>> = inputs.iter().map(|x| tape.param(x.clone())).collect();
-    let output = f(&vars);
-    assert!(
-        std::ptr::eq(output.tape(), &tape),
-        "gradcheck: f returned a Var of another tape; build the output from the Vars it is given"
-    );
+    let (vars, output) = record(&tape, &f, inputs, "gradcheck");
     let cotangent = options.cotangent_for(&output.shape());
     let grads = output.backward_with(cotangent.clone());
 
@@ -243,6 +238,25 @@ where
         };
         failure.into_error(culprit, kinks)
     })
+}
+
+/// Records `f` on `tape` with `inputs` as params: the params and the output.
+///
+/// # Panics
+///
+/// If `f` returns a Var of another tape; the message names `check`.
+#[track_caller]
+fn record<'t, F>(tape: &'t Tape, f: &F, inputs: &[Tensor], check: &str) -> (Vec<Var<'t>>, Var<'t>)
+where
+    F: for<'s> Fn(&[Var<'s>]) -> Var<'s>,
+{
+    let vars: Vec<Var<'t>> = inputs.iter().map(|x| tape.param(x.clone())).collect();
+    let output = f(&vars);
+    assert!(
+        std::ptr::eq(output.tape(), tape),
+        "{check}: f returned a Var of another tape; build the output from the Vars it is given"
+    );
+    (vars, output)
 }
 
 /// Checks a hand-written gradient function against central finite differences of the value

@@ -11,7 +11,7 @@
 use super::finite_diff::{central_difference, dot, random_tensor};
 use super::localize::{LocalOp, site};
 use super::report::{Comparison, Culprit, Failure, NodeFault};
-use super::{GradCheckError, GradCheckOptions, GradCheckReport, Localize};
+use super::{GradCheckError, GradCheckOptions, GradCheckReport, Localize, record};
 use crate::functional::hvp;
 use crate::tape::Tape;
 use crate::tensor::Tensor;
@@ -59,15 +59,9 @@ where
     F: for<'t> Fn(&[Var<'t>]) -> Var<'t>,
 {
     let tape = Tape::new();
-    let vars: Vec<Var<'_>> = inputs.iter().map(|x| tape.param(x.clone())).collect();
-    let output = f(&vars);
-    assert!(
-        std::ptr::eq(output.tape(), &tape),
-        "gradgradcheck: f returned a Var of another tape; build the output from the Vars it is \
-         given"
-    );
+    let (_, output) = record(&tape, &f, inputs, "gradgradcheck");
     let cotangent = options.cotangent_for(&output.shape());
-    compare(&f, inputs, &cotangent, &options, options.report_rows).map_err(|failure| {
+    compare(&f, inputs, &cotangent, &options).map_err(|failure| {
         let culprit = match options.localize {
             Localize::FirstWrongNode => first_wrong_node(&tape, output, &options),
             Localize::Off => Culprit::NotSearched,
@@ -77,13 +71,12 @@ where
 }
 
 /// `H·v` of `L = Σ cotangent ⊙ f(inputs)` against central differences of `⟨∇L, v⟩`, element by
-/// element, keeping the `rows` worst failures.
+/// element, keeping the `options.report_rows` worst failures.
 fn compare<F>(
     f: &F,
     inputs: &[Tensor],
     cotangent: &Tensor,
     options: &GradCheckOptions,
-    rows: usize,
 ) -> Result<GradCheckReport, Failure>
 where
     F: for<'t> Fn(&[Var<'t>]) -> Var<'t>,
@@ -122,7 +115,7 @@ where
             comparison.add(input, shape, element, analytic.data()[element], numeric);
         }
     }
-    comparison.finish(rows)
+    comparison.finish(options.report_rows)
 }
 
 /// The first node of `output`'s graph, in creation order, whose op alone fails the same
@@ -142,7 +135,6 @@ fn first_wrong_node(tape: &Tape, output: Var<'_>, options: &GradCheckOptions) ->
             &local.inputs,
             &cotangent,
             options,
-            options.report_rows,
         );
         if let Err(failure) = alone {
             let (checked, failed, worst) = failure.into_worst();
