@@ -11,6 +11,7 @@
 //! numbers this loop computes. Plain `backward()` passes none and runs a copy of the loop from
 //! which the compiler has removed every check for one.
 
+use crate::rules::{self, Sink};
 use crate::tape::{Node, NodeId, Tape};
 use crate::tensor::Tensor;
 use crate::var::Var;
@@ -85,13 +86,13 @@ pub(crate) struct Added<'a> {
     pub first: bool,
 }
 
-impl GradSink<'_> {
+impl Sink<Tensor> for GradSink<'_> {
     /// Adds `contribution()` to the gradient of `input`, summing it down to the input's shape
     /// first if the op broadcast that input. Skips (and never computes) the contribution when
     /// no parameter reaches `input`.
     // Forced: with two copies of the sweep, the compiler stops inlining `add` into the rules.
     #[inline(always)]
-    pub fn add(&mut self, input: NodeId, contribution: impl FnOnce() -> Tensor) {
+    fn add(&mut self, input: NodeId, contribution: impl FnOnce() -> Tensor) {
         if !self.needs_grad[input.index()] {
             return;
         }
@@ -254,7 +255,8 @@ fn run_rules(
             // A reborrow for this node only (the cast shortens the trait object's lifetime).
             observer: observer.as_deref_mut().map(|o| o as &mut dyn Observer),
         };
-        node.op.backward(&node.value, g, earlier, &mut sink);
+        let value = |input: NodeId| earlier[input.index()].value.clone();
+        rules::vjp(&node.op, value, &node.value, g, &mut sink);
     }
 }
 

@@ -8,8 +8,9 @@
 //! input's shape) and panics naming the op when it does not fit; it does not check that the
 //! gradients are right — that is what [`gradcheck`](crate::check::gradcheck) is for.
 
-use crate::op::Op;
-use crate::tape::{Node, NodeId, Tape};
+use crate::op::{NodeId, Op};
+use crate::shape::Shape;
+use crate::tape::Tape;
 use crate::tensor::Tensor;
 use crate::var::Var;
 use smallvec::SmallVec;
@@ -130,11 +131,6 @@ impl CustomCall {
         &self.inputs
     }
 
-    /// The user's op.
-    pub(crate) fn op(&self) -> &dyn CustomOp {
-        &*self.op
-    }
-
     /// The same op reading other nodes (a gradient check re-records it on a tape of its own).
     pub(crate) fn with_inputs(&self, remap: impl FnMut(NodeId) -> NodeId) -> CustomCall {
         CustomCall {
@@ -143,52 +139,75 @@ impl CustomCall {
         }
     }
 
-    /// The user's forward pass on the inputs' values.
-    pub(crate) fn forward(&self, nodes: &[Node]) -> Tensor {
-        let inputs = self.input_values(nodes);
+    /// The user's forward pass on the inputs' values, which `value` gives by node.
+    pub(crate) fn forward<'a>(&self, value: impl Fn(NodeId) -> &'a Tensor) -> Tensor {
+        let inputs: SmallVec<[&Tensor; 4]> = self.inputs.iter().map(|&id| value(id)).collect();
         self.op.forward(&inputs)
     }
 
-    /// The user's vector-Jacobian product: each input with its gradient, checked against the
-    /// input's shape (the rule in `op.rs` accumulates them like any built-in rule's).
+    /// The user's vector-Jacobian product, one gradient per input, checked against the
+    /// inputs' shapes (the rule table accumulates them like any built-in rule's).
     ///
     /// # Panics
     ///
     /// If the user's backward returns the wrong number of tensors, or one of the wrong shape;
     /// the message names the op.
-    pub(crate) fn backward(&self, z: &Tensor, g: &Tensor, nodes: &[Node]) -> Vec<(NodeId, Tensor)> {
-        let inputs = self.input_values(nodes);
-        let gradients = self.op.backward(&inputs, z, g);
+    pub(crate) fn backward(&self, inputs: &[Tensor], z: &Tensor, g: &Tensor) -> Vec<Tensor> {
+        let values: SmallVec<[&Tensor; 4]> = inputs.iter().collect();
+        let gradients = self.op.backward(&values, z, g);
+        let shapes = |list: &[Tensor]| list.iter().map(|t| Shape::from(t.shape())).collect();
+        self.check("backward", shapes(inputs), shapes(&gradients));
+        gradients
+    }
+
+    /// The user's vector-Jacobian product written with `Var`s
+    /// ([`CustomOp::backward_vars`]), checked as [`backward`](CustomCall::backward)'s.
+    ///
+    /// # Panics
+    ///
+    /// If the op has no such rule (the message names the op and the line that recorded it,
+    /// `z`'s), or its rule breaks the contract.
+    #[track_caller]
+    pub(crate) fn backward_vars<'t>(
+        &self,
+        inputs: &[Var<'t>],
+        z: Var<'t>,
+        g: Var<'t>,
+    ) -> Vec<Var<'t>> {
+        let Some(gradients) = self.op.backward_vars(inputs, z, g) else {
+            panic!(
+                "grad: the gradient passes through the custom op `{}` recorded at {}, whose rule \
+                 is not differentiable: implement CustomOp::backward_vars (its rule written with \
+                 Vars) to differentiate through it",
+                self.name(),
+                z.location()
+            );
+        };
+        let shapes = |list: &[Var<'t>]| list.iter().map(|v| v.shape()).collect();
+        self.check("backward_vars", shapes(inputs), shapes(&gradients));
+        gradients
+    }
+
+    /// Panics, naming the op, unless its rule returned one gradient per input, each of that
+    /// input's shape.
+    #[track_caller]
+    fn check(&self, rule: &str, inputs: Vec<Shape>, gradients: Vec<Shape>) {
         assert!(
             gradients.len() == inputs.len(),
-            "custom op {:?}: backward returned {} gradients for {} inputs; return one per input, \
+            "custom op {:?}: {rule} returned {} gradients for {} inputs; return one per input, \
              in the order of the inputs",
             self.name(),
             gradients.len(),
             inputs.len()
         );
-        let mut checked = Vec::with_capacity(gradients.len());
-        for (position, ((&id, input), gradient)) in
-            self.inputs.iter().zip(&inputs).zip(gradients).enumerate()
-        {
+        for (position, (input, gradient)) in inputs.iter().zip(&gradients).enumerate() {
             assert!(
-                gradient.shape() == input.shape(),
-                "custom op {:?}: backward returned a gradient of shape {:?} for input {position}, \
-                 which has shape {:?}; each gradient must have its input's shape",
+                gradient == input,
+                "custom op {:?}: {rule} returned a gradient of shape {gradient:?} for input \
+                 {position}, which has shape {input:?}; each gradient must have its input's shape",
                 self.name(),
-                gradient.shape(),
-                input.shape()
             );
-            checked.push((id, gradient));
         }
-        checked
-    }
-
-    fn input_values<'a>(&self, nodes: &'a [Node]) -> SmallVec<[&'a Tensor; 4]> {
-        self.inputs
-            .iter()
-            .map(|id| &nodes[id.index()].value)
-            .collect()
     }
 }
 

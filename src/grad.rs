@@ -3,20 +3,16 @@
 //! a second derivative, a Hessian-vector product, a third derivative.
 //!
 //! The sweep is the one `backward()` runs (reverse creation order, each node's gradient complete
-//! when the loop reaches it), but every value it computes is a `Var`: the rule table below is
-//! [`op.rs`](crate::Op)'s, written with the ops the forward pass records. So the backward pass
-//! is itself a graph on the tape, and differentiating it again is just another sweep.
-//!
-//! Where the math has no derivative, the rules follow PyTorch (each is tested):
-//!
-//! - `relu″ = 0`, `step′ = 0`, `sign′ = 0`: the masks `[x > 0]`, `sign(x)` and a maximum's tie
-//!   mask enter as constants, so nothing flows through them at any order;
-//! - `relu′(0) = 0`, `|x|′(0) = 0`, ties of `max_axis` share the gradient equally;
-//! - `√x′(0) = +∞`, `(xᵖ)′ = 0` for `p = 0` (also at `x = 0`, where `p·xᵖ⁻¹` would be `0·∞`).
+//! when the loop reaches it), and its rules are the same table (`rules.rs`), run on the `Var`
+//! algebra defined here: every value it computes is a `Var`. So the backward pass is itself a
+//! graph on the tape, and differentiating it again is just another sweep. The conventions where
+//! the math has no derivative (relu″ = 0, ties of a maximum, …) are listed in `rules.rs`.
 
-use crate::kernels::matmul_dims;
-use crate::op::{Op, max_ties, sign};
-use crate::tape::NodeId;
+use crate::custom::CustomCall;
+use crate::op::{NodeId, Op};
+use crate::rules::{self, Algebra, Mat, Sink};
+use crate::shape::Shape;
+use crate::tape::Tape;
 use crate::tensor::Tensor;
 use crate::var::Var;
 
@@ -101,7 +97,8 @@ fn same_tape(output: Var<'_>, other: Var<'_>, op: &str, what: &str) {
     );
 }
 
-/// The reverse sweep from `output`, seeded with `seed`, with every gradient a `Var`.
+/// The reverse sweep from `output`, seeded with `seed`, with every gradient a `Var`: the rule
+/// table run on the `Var` algebra.
 #[track_caller]
 fn sweep<'t>(output: Var<'t>, seed: Var<'t>, wrt: &[Var<'t>]) -> Vec<Var<'t>> {
     for &w in wrt {
@@ -123,156 +120,133 @@ fn sweep<'t>(output: Var<'t>, seed: Var<'t>, wrt: &[Var<'t>]) -> Vec<Var<'t>> {
             reached[i] = op.any_input(|x| reached[x.index()]);
         }
     }
-    let mut grads: Vec<Option<Var<'t>>> = vec![None; end];
-    grads[end - 1] = Some(seed);
+    let mut sink = VarSink {
+        tape,
+        reached,
+        grads: vec![None; end],
+    };
+    sink.grads[end - 1] = Some(seed);
     for i in (0..end).rev() {
-        let Some(g) = grads[i] else { continue };
-        if !reached[i] {
+        let Some(g) = sink.grads[i] else { continue };
+        if !sink.reached[i] {
             continue;
         }
         let z = Var::new(tape, NodeId::from_index(i));
-        vjp(&ops[i], z, g, &mut |input, contribution| {
-            if !reached[input.index()] {
-                return;
-            }
-            let contribution = sum_to(contribution(), &Var::new(tape, input).shape());
-            let slot = &mut grads[input.index()];
-            *slot = Some(match *slot {
-                None => contribution,
-                Some(sum) => sum + contribution,
-            });
-        });
+        rules::vjp(&ops[i], |x| Var::new(tape, x), &z, &g, &mut sink);
     }
     wrt.iter()
-        .map(|&w| match grads.get(w.id().index()).copied().flatten() {
-            Some(g) => g,
-            None => tape.constant(Tensor::zeros(&w.shape())),
-        })
+        .map(
+            |&w| match sink.grads.get(w.id().index()).copied().flatten() {
+                Some(g) => g,
+                None => tape.constant(Tensor::zeros(&w.shape())),
+            },
+        )
         .collect()
 }
 
-/// The rule table for [`Var::grad`]: for the op that made `z`, given the upstream gradient `g`,
-/// calls `add(input, contribution)` for each input, where `contribution()` records
-/// `g · ∂z/∂input` (before broadcasting is undone). Each arm is the `Var` form of the op's
-/// rule in `op.rs`.
-#[track_caller]
-fn vjp<'t>(op: &Op, z: Var<'t>, g: Var<'t>, add: &mut dyn FnMut(NodeId, &dyn Fn() -> Var<'t>)) {
-    let tape = z.tape();
-    let v = |id: NodeId| Var::new(tape, id);
-    // A constant computed from `x`'s value: a mask or a sign, whose derivative is zero.
-    let constant = |x: NodeId, f: fn(f64) -> f64| tape.constant(v(x).value().map(f));
-    match *op {
-        Op::Param | Op::Constant => {}
-        Op::Add(x, y) => {
-            add(x, &|| g);
-            add(y, &|| g);
+/// Where the recorded sweep's rules send contributions: a `Var` per node, summed on the tape.
+struct VarSink<'t> {
+    tape: &'t Tape,
+    /// Whether some `wrt` reaches each node (only those need a gradient).
+    reached: Vec<bool>,
+    grads: Vec<Option<Var<'t>>>,
+}
+
+impl<'t> Sink<Var<'t>> for VarSink<'t> {
+    #[track_caller]
+    fn add(&mut self, input: NodeId, contribution: impl FnOnce() -> Var<'t>) {
+        if !self.reached[input.index()] {
+            return;
         }
-        Op::Sub(x, y) => {
-            add(x, &|| g);
-            add(y, &|| -g);
-        }
-        Op::Mul(x, y) => {
-            add(x, &|| g * v(y));
-            add(y, &|| g * v(x));
-        }
-        Op::Div(x, y) => {
-            add(x, &|| g / v(y));
-            add(y, &|| -(g * z) / v(y));
-        }
-        Op::BceWithLogits(x, t) => {
-            add(x, &|| g * (v(x).sigmoid() - v(t)));
-            add(t, &|| -(g * v(x)));
-        }
-        Op::AddScalar(x, _) => add(x, &|| g),
-        Op::MulScalar(x, c) => add(x, &|| g * c),
-        Op::DivScalar(x, c) => add(x, &|| g / c),
-        Op::ScalarSub(_, x) | Op::Neg(x) => add(x, &|| -g),
-        Op::ScalarDiv(_, x) => add(x, &|| -(g * z) / v(x)),
-        Op::Step(_) => {}
-        Op::Relu(x) => add(x, &|| g * constant(x, |x| f64::from(x > 0.0))),
-        Op::Sigmoid(x) => add(x, &|| g * (z * (1.0 - z))),
-        Op::Softplus(x) => add(x, &|| g * v(x).sigmoid()),
-        Op::Tanh(x) => add(x, &|| g * (1.0 - z * z)),
-        Op::Sin(x) => add(x, &|| g * v(x).cos()),
-        Op::Cos(x) => add(x, &|| -(g * v(x).sin())),
-        Op::Exp(x) => add(x, &|| g * z),
-        Op::Ln(x) => add(x, &|| g / v(x)),
-        Op::Sqrt(x) => add(x, &|| g / (2.0 * z)),
-        Op::Powf(x, p) => {
-            if p != 0.0 {
-                add(x, &|| g * (p * v(x).powf(p - 1.0)));
-            }
-        }
-        Op::Abs(x) => add(x, &|| g * constant(x, sign)),
-        Op::Sum(x) => add(x, &|| g.broadcast_to(&v(x).shape())),
-        Op::SumAxis(x, axis) => add(x, &|| expand_axis(g, axis, &v(x).shape())),
-        Op::MaxAxis(x, axis) => add(x, &|| {
-            let (is_max, ties) = max_ties(&v(x).value(), &z.value(), axis);
-            let share = g / tape.constant(ties);
-            expand_axis(share, axis, &v(x).shape()) * tape.constant(is_max)
-        }),
-        Op::Transpose(x) => add(x, &|| g.transpose()),
-        Op::Reshape(x, _) => add(x, &|| g.reshape(&v(x).shape())),
-        Op::BroadcastTo(x, _) => add(x, &|| g),
-        Op::Matmul(x, y) => {
-            let (xs, ys) = (v(x).shape(), v(y).shape());
-            let (m, k, n) = matmul_dims(&xs, &ys);
-            let g2 = || g.reshape(&[m, n]);
-            add(x, &|| {
-                let y2 = v(y).reshape(&[k, n]);
-                g2().matmul(y2.transpose()).reshape(&xs)
-            });
-            add(y, &|| {
-                let x2 = v(x).reshape(&[m, k]);
-                x2.transpose().matmul(g2()).reshape(&ys)
-            });
-        }
-        Op::LogSoftmax(x, axis) => add(x, &|| {
-            let shape = v(x).shape();
-            g - z.exp() * expand_axis(g.sum_axis(axis), axis, &shape)
-        }),
-        Op::LogSumExp(x, axis) => add(x, &|| {
-            let shape = v(x).shape();
-            (v(x) - expand_axis(z, axis, &shape)).exp() * expand_axis(g, axis, &shape)
-        }),
-        Op::Custom(ref call) => {
-            let inputs: Vec<Var<'t>> = call.inputs().iter().map(|&x| v(x)).collect();
-            let Some(gradients) = call.op().backward_vars(&inputs, z, g) else {
-                let at = tape.location(z.id());
-                panic!(
-                    "grad: the gradient passes through the custom op `{}` recorded at {at}, \
-                     whose rule is not differentiable: implement CustomOp::backward_vars (its \
-                     rule written with Vars) to differentiate through it",
-                    call.name()
-                );
-            };
-            assert!(
-                gradients.len() == inputs.len(),
-                "grad: the custom op `{}`'s backward_vars returned {} gradients for {} inputs",
-                call.name(),
-                gradients.len(),
-                inputs.len()
-            );
-            for (i, (&input, gradient)) in call.inputs().iter().zip(gradients).enumerate() {
-                let (got, want) = (gradient.shape(), v(input).shape());
-                assert!(
-                    got == want,
-                    "grad: the custom op `{}`'s backward_vars returned shape {got:?} for input \
-                     {i}, whose shape is {want:?}",
-                    call.name()
-                );
-                add(input, &|| gradient);
-            }
-        }
+        let shape = Var::new(self.tape, input).shape();
+        let contribution = sum_to(contribution(), &shape);
+        let slot = &mut self.grads[input.index()];
+        *slot = Some(match *slot {
+            None => contribution,
+            Some(sum) => sum + contribution,
+        });
     }
 }
 
-/// `g`, whose shape is `shape` without `axis`, repeated along `axis` to `shape`.
-#[track_caller]
-fn expand_axis<'t>(g: Var<'t>, axis: usize, shape: &[usize]) -> Var<'t> {
-    let mut kept = shape.to_vec();
-    kept[axis] = 1;
-    g.reshape(&kept).broadcast_to(shape)
+/// The recorded algebra: every operation is an op on the tape, so the gradient it computes can
+/// be differentiated again.
+impl<'t> Algebra for Var<'t> {
+    fn shape(&self) -> Shape {
+        Var::shape(*self)
+    }
+
+    fn value(&self) -> Tensor {
+        Var::value(*self)
+    }
+
+    fn constant(&self, value: Tensor) -> Var<'t> {
+        self.tape().constant(value)
+    }
+
+    fn exp(&self) -> Var<'t> {
+        Var::exp(*self)
+    }
+
+    fn sin(&self) -> Var<'t> {
+        Var::sin(*self)
+    }
+
+    fn cos(&self) -> Var<'t> {
+        Var::cos(*self)
+    }
+
+    fn sigmoid(&self) -> Var<'t> {
+        Var::sigmoid(*self)
+    }
+
+    fn powf(&self, p: f64) -> Var<'t> {
+        Var::powf(*self, p)
+    }
+
+    fn masked(&self, x: &Var<'t>, keep: fn(f64) -> bool) -> Var<'t> {
+        let mask = x.value().map(|x| f64::from(keep(x)));
+        *self * self.constant(mask)
+    }
+
+    fn sigmoid_minus(&self, t: &Var<'t>) -> Var<'t> {
+        Var::sigmoid(*self) - *t
+    }
+
+    fn sum_axis(&self, axis: usize) -> Var<'t> {
+        Var::sum_axis(*self, axis)
+    }
+
+    fn expand_axis(&self, axis: usize, len: usize) -> Var<'t> {
+        let mut kept = Var::shape(*self).to_vec();
+        kept.insert(axis, 1);
+        let mut shape = kept.clone();
+        shape[axis] = len;
+        Var::reshape(*self, &kept).broadcast_to(&shape)
+    }
+
+    fn broadcast_to(&self, shape: &[usize]) -> Var<'t> {
+        Var::broadcast_to(*self, shape)
+    }
+
+    fn reshape(&self, shape: &[usize]) -> Var<'t> {
+        Var::reshape(*self, shape)
+    }
+
+    fn transpose(&self) -> Var<'t> {
+        Var::transpose(*self)
+    }
+
+    fn product(&self, a: Mat, other: &Var<'t>, b: Mat, shape: &[usize]) -> Var<'t> {
+        let matrix = |v: Var<'t>, m: Mat| {
+            let v = v.reshape(&[m.rows, m.cols]);
+            if m.transposed { v.transpose() } else { v }
+        };
+        matrix(*self, a).matmul(matrix(*other, b)).reshape(shape)
+    }
+
+    fn custom(call: &CustomCall, inputs: &[Var<'t>], z: &Var<'t>, g: &Var<'t>) -> Vec<Var<'t>> {
+        call.backward_vars(inputs, *z, *g)
+    }
 }
 
 /// `g` summed down to `shape`, undoing a broadcast: over the leading axes `shape` lacks and the

@@ -71,6 +71,7 @@ mod op;
 pub mod optim;
 mod params;
 mod render;
+mod rules;
 mod shape;
 #[cfg(feature = "proptest")]
 pub mod strategy;

@@ -1,21 +1,44 @@
-//! [`Op`]: every primitive the tape records, with its forward computation and its
-//! vector-Jacobian product (the chain rule) side by side. This file is the table of derivatives.
+//! [`Op`]: every primitive the tape records, and its forward computation. Each variant's doc
+//! line also states its vector-Jacobian product (the chain rule), which `rules.rs` implements.
 //!
 //! Notation in each variant's doc line: `z` is the op's output, `g` the upstream gradient ∂l/∂z
-//! (same shape as `z`), `dx` the contribution to ∂l/∂x. Every contribution goes through
-//! [`GradSink::add`], which skips inputs that no parameter reaches and sums broadcast dimensions
-//! back to the input's shape, so no rule below handles broadcasting itself.
+//! (same shape as `z`), `dx` the contribution to ∂l/∂x.
 //!
 //! Composite ops (mean, softmax, …) are not here: `var.rs` writes them with these primitives.
 //! Only log-softmax and logsumexp are fused, because composing them would overflow.
 
-use crate::backward::GradSink;
 use crate::custom::CustomCall;
-use crate::kernels::matmul_dims;
-use crate::matmul::{MatRef, gemm};
 use crate::shape::Shape;
-use crate::tape::{Node, NodeId};
 use crate::tensor::Tensor;
+use std::fmt;
+
+/// The position of a node on its tape, in creation order: how an op names its inputs.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NodeId(u32);
+
+impl NodeId {
+    /// The node's position, counting from 0.
+    #[inline]
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+
+    /// The id of the node at `index`.
+    ///
+    /// # Panics
+    ///
+    /// If `index` does not fit a tape (2³² nodes).
+    #[inline]
+    pub(crate) fn from_index(index: usize) -> NodeId {
+        NodeId(u32::try_from(index).expect("a tape holds at most 2³² nodes"))
+    }
+}
+
+impl fmt::Debug for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "n{}", self.0)
+    }
+}
 
 /// A primitive operation recorded on the tape: which op, and which nodes it reads.
 ///
@@ -278,17 +301,16 @@ impl Op {
         }
     }
 
-    /// The forward pass of this op: its output value from its inputs' values.
+    /// The forward pass of this op: its output value from its inputs' values, which `value`
+    /// gives by node.
     ///
     /// # Panics
     ///
     /// On shapes the op does not accept, naming the op and the shapes; for a leaf, which is
     /// recorded with its value instead.
     #[track_caller]
-    // Into `Tape::push`, its one caller, where the op is known.
-    #[inline(always)]
-    pub(crate) fn forward(&self, nodes: &[Node]) -> Tensor {
-        let v = |id: NodeId| &nodes[id.index()].value;
+    pub(crate) fn forward<'a>(&self, value: impl Fn(NodeId) -> &'a Tensor) -> Tensor {
+        let v = value;
         match *self {
             Op::Param | Op::Constant => unreachable!("a leaf is recorded with its value"),
             Op::Add(x, y) => v(x).zip_with(v(y), "add", |x, y| x + y),
@@ -326,121 +348,13 @@ impl Op {
             Op::Matmul(x, y) => v(x).matmul(v(y)),
             Op::LogSoftmax(x, axis) => v(x).log_softmax_axis(axis, "log_softmax"),
             Op::LogSumExp(x, axis) => v(x).logsumexp_axis(axis, "logsumexp"),
-            Op::Custom(ref call) => call.forward(nodes),
-        }
-    }
-
-    /// The backward pass of this op: given its output `z` and the upstream gradient `g`, adds
-    /// each input's contribution `g · ∂z/∂input` to `sink`. `nodes` are the nodes recorded
-    /// before this one (so all of its inputs).
-    // Into the sweep, its one caller, so that each rule's `sink.add` inlines too.
-    #[inline(always)]
-    pub(crate) fn backward(&self, z: &Tensor, g: &Tensor, nodes: &[Node], sink: &mut GradSink<'_>) {
-        let v = |id: NodeId| &nodes[id.index()].value;
-        match *self {
-            Op::Param | Op::Constant => {}
-            Op::Add(x, y) => {
-                sink.add(x, || g.clone());
-                sink.add(y, || g.clone());
-            }
-            Op::Sub(x, y) => {
-                sink.add(x, || g.clone());
-                sink.add(y, || -g);
-            }
-            Op::Mul(x, y) => {
-                sink.add(x, || g * v(y));
-                sink.add(y, || g * v(x));
-            }
-            Op::Div(x, y) => {
-                sink.add(x, || g / v(y));
-                sink.add(y, || -(g * z) / v(y));
-            }
-            Op::BceWithLogits(x, t) => {
-                sink.add(x, || {
-                    let dx = |x: f64, t: f64| {
-                        if x >= 0.0 {
-                            (1.0 - t) - sigmoid(-x)
-                        } else {
-                            sigmoid(x) - t
-                        }
-                    };
-                    g * &v(x).zip_with(v(t), "bce_with_logits", dx)
-                });
-                sink.add(t, || -(g * v(x)));
-            }
-            Op::AddScalar(x, _) => sink.add(x, || g.clone()),
-            Op::MulScalar(x, c) => sink.add(x, || c * g),
-            Op::DivScalar(x, c) => sink.add(x, || g / c),
-            Op::ScalarSub(_, x) | Op::Neg(x) => sink.add(x, || -g),
-            Op::ScalarDiv(_, x) => sink.add(x, || -(g * z) / v(x)),
-            Op::Step(_) => {}
-            Op::Relu(x) => sink.add(x, || {
-                g.zip_with(v(x), "relu", |g, x| if x > 0.0 { g } else { 0.0 })
-            }),
-            Op::Sigmoid(x) => sink.add(x, || g.zip_with(z, "sigmoid", |g, z| g * (z * (1.0 - z)))),
-            Op::Softplus(x) => sink.add(x, || g.zip_with(v(x), "softplus", |g, x| g * sigmoid(x))),
-            Op::Tanh(x) => sink.add(x, || g.zip_with(z, "tanh", |g, z| g * (1.0 - z * z))),
-            Op::Sin(x) => sink.add(x, || g.zip_with(v(x), "sin", |g, x| g * x.cos())),
-            Op::Cos(x) => sink.add(x, || g.zip_with(v(x), "cos", |g, x| -(g * x.sin()))),
-            Op::Exp(x) => sink.add(x, || g * z),
-            Op::Ln(x) => sink.add(x, || g / v(x)),
-            Op::Sqrt(x) => sink.add(x, || g.zip_with(z, "sqrt", |g, z| g / (2.0 * z))),
-            // x⁰ is constant: no gradient, also at x = 0, where p·xᵖ⁻¹ would be 0·∞ (PyTorch's
-            // rule too). This arm is what the second derivative of x¹ runs.
-            Op::Powf(_, 0.0) => {}
-            Op::Powf(x, p) => sink.add(x, || {
-                g.zip_with(v(x), "powf", |g, x| g * (p * x.powf(p - 1.0)))
-            }),
-            Op::Abs(x) => sink.add(x, || g.zip_with(v(x), "abs", |g, x| g * sign(x))),
-            Op::Sum(x) => sink.add(x, || Tensor::full(v(x).shape(), g.item())),
-            Op::SumAxis(x, axis) => sink.add(x, || g.expand_axis(axis, v(x).shape()[axis])),
-            Op::MaxAxis(x, axis) => sink.add(x, || {
-                let (is_max, ties) = max_ties(v(x), z, axis);
-                let share = g
-                    .zip_with(&ties, "max_axis", |g, n| g / n)
-                    .expand_axis(axis, v(x).shape()[axis]);
-                share * &is_max
-            }),
-            Op::Transpose(x) => sink.add(x, || g.transpose()),
-            Op::Reshape(x, _) => sink.add(x, || g.with_shape(v(x).shape().into())),
-            Op::BroadcastTo(x, _) => sink.add(x, || g.clone()),
-            Op::Matmul(x, y) => {
-                let (m, k, n) = matmul_dims(v(x).shape(), v(y).shape());
-                let g2 = MatRef::row_major(g.data(), m, n);
-                sink.add(x, || {
-                    let y2 = MatRef::row_major(v(y).data(), k, n);
-                    Tensor::from_parts(v(x).shape().into(), gemm(g2, y2.t()))
-                });
-                sink.add(y, || {
-                    let x2 = MatRef::row_major(v(x).data(), m, k);
-                    Tensor::from_parts(v(y).shape().into(), gemm(x2.t(), g2))
-                });
-            }
-            Op::LogSoftmax(x, axis) => sink.add(x, || {
-                let len = z.shape()[axis];
-                let g_sum = g
-                    .fold_axis(axis, "log_softmax", 0.0, |s, g| s + g)
-                    .expand_axis(axis, len);
-                let softmax_times_sum = z.zip_with(&g_sum, "log_softmax", |z, s| z.exp() * s);
-                g - softmax_times_sum
-            }),
-            Op::LogSumExp(x, axis) => sink.add(x, || {
-                let len = v(x).shape()[axis];
-                let softmax =
-                    v(x).zip_with(&z.expand_axis(axis, len), "logsumexp", |x, z| (x - z).exp());
-                softmax * &g.expand_axis(axis, len)
-            }),
-            Op::Custom(ref call) => {
-                for (input, gradient) in call.backward(z, g, nodes) {
-                    sink.add(input, || gradient);
-                }
-            }
+            Op::Custom(ref call) => call.forward(v),
         }
     }
 }
 
 /// The logistic function, written so that neither branch overflows.
-fn sigmoid(x: f64) -> f64 {
+pub(crate) fn sigmoid(x: f64) -> f64 {
     if x >= 0.0 {
         1.0 / (1.0 + (-x).exp())
     } else {

@@ -5,6 +5,7 @@
 //! in reverse. The tape owns every node; a [`Var`] is only an index into it. This file does not
 //! differentiate anything (that is `backward.rs`) nor define ops (that is `op.rs`).
 
+pub use crate::op::NodeId;
 use crate::op::Op;
 use crate::tensor::Tensor;
 use crate::var::Var;
@@ -13,34 +14,6 @@ use std::collections::HashMap;
 use std::fmt;
 use std::panic::Location;
 use std::sync::atomic::{AtomicU64, Ordering};
-
-/// The position of a node on its tape, in creation order.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct NodeId(u32);
-
-impl NodeId {
-    /// The node's position, counting from 0.
-    #[inline]
-    pub fn index(self) -> usize {
-        self.0 as usize
-    }
-
-    /// The id of the node at `index`.
-    ///
-    /// # Panics
-    ///
-    /// If `index` does not fit a tape (2³² nodes).
-    #[inline]
-    pub(crate) fn from_index(index: usize) -> NodeId {
-        NodeId(u32::try_from(index).expect("a tape holds at most 2³² nodes"))
-    }
-}
-
-impl fmt::Debug for NodeId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "n{}", self.0)
-    }
-}
 
 /// One recorded step of the forward pass: what the forward and backward rules read. What else
 /// the tape knows of a node is in [`Recording`], beside it.
@@ -297,7 +270,7 @@ impl Tape {
     #[inline(always)]
     pub(crate) fn push(&self, op: Op) -> Var<'_> {
         let mut recording = self.recording.borrow_mut();
-        let value = op.forward(recording.nodes());
+        let value = op.forward(|input| &recording.nodes()[input.index()].value);
         let needs_grad = op.any_input(|input| recording.needs_grad[input.index()]);
         let id = NodeId::from_index(recording.len());
         recording.push(op, value, needs_grad, Location::caller());

@@ -590,7 +590,7 @@ impl CustomOp for WrongShape {
 
 #[test]
 #[should_panic(
-    expected = "grad: the custom op `wrong_shape`'s backward_vars returned shape [] for input 0, whose shape is [2]"
+    expected = "custom op \"wrong_shape\": backward_vars returned a gradient of shape [] for input 0, which has shape [2]"
 )]
 fn a_custom_var_rule_of_the_wrong_shape_panics_naming_the_op() {
     let tape = Tape::new();

@@ -1,0 +1,293 @@
+//! The rule table: each primitive's vector-Jacobian product (its chain rule), written once, with
+//! the engine's own operations, for any [`Algebra`] of values.
+//!
+//! Given an op's output `z`, the upstream gradient `g = ∂l/∂z` (of `z`'s shape) and its inputs,
+//! a rule sends each input's contribution `g · ∂z/∂input` to a [`Sink`]. Two algebras run the
+//! same rules:
+//!
+//! - [`Tensor`] (below): the first-order sweep of `backward()` (`backward.rs`) computes with
+//!   plain tensors, and nothing is recorded;
+//! - `Var` (`grad.rs`): [`Var::grad`](crate::Var::grad) computes with values recorded on the
+//!   tape, so the gradient is itself a graph, and differentiating it again is another sweep.
+//!
+//! A contribution may keep a broadcast shape: the sink sums it back to the input's shape, so no
+//! rule handles broadcasting. A sink asks for a contribution (calls the closure) only if the
+//! input needs a gradient.
+//!
+//! Where the math has no derivative, the conventions are PyTorch's: `relu′(0) = 0`,
+//! `|x|′(0) = 0`, `step′ = 0`, the ties of a maximum share its gradient equally, `√x′(0) = +∞`,
+//! and `(x⁰)′ = 0`, also at `x = 0`. Masks and signs are constants of the algebra, so
+//! `relu″ = 0` and `|x|″ = 0`.
+
+use crate::custom::CustomCall;
+use crate::kernels::matmul_dims;
+use crate::matmul::{MatRef, gemm};
+use crate::op::{NodeId, Op, max_ties, sigmoid, sign};
+use crate::shape::Shape;
+use crate::tensor::Tensor;
+use std::ops::{Add, Div, Mul, Neg, Sub};
+
+/// What a backward rule computes with: the operations the rules below use, besides the
+/// arithmetic operators.
+pub(crate) trait Algebra:
+    Clone
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + Div<Output = Self>
+    + Neg<Output = Self>
+    + Add<f64, Output = Self>
+    + Mul<f64, Output = Self>
+    + Div<f64, Output = Self>
+{
+    /// The shape of the value.
+    fn shape(&self) -> Shape;
+    /// The value as a plain tensor.
+    fn value(&self) -> Tensor;
+    /// `value` as a constant of this algebra: nothing is differentiated through it.
+    fn constant(&self, value: Tensor) -> Self;
+
+    /// Elementwise functions.
+    fn exp(&self) -> Self;
+    /// `sin x`.
+    fn sin(&self) -> Self;
+    /// `cos x`.
+    fn cos(&self) -> Self;
+    /// `σ(x)`.
+    fn sigmoid(&self) -> Self;
+    /// `xᵖ`.
+    fn powf(&self, p: f64) -> Self;
+
+    /// `self` where `keep(x)` holds and 0 elsewhere; the mask is a constant.
+    fn masked(&self, x: &Self, keep: fn(f64) -> bool) -> Self;
+    /// `σ(self) − t`, computed without cancellation where `σ(self)` is close to 1.
+    fn sigmoid_minus(&self, t: &Self) -> Self;
+
+    /// The sum along `axis`, which is removed.
+    fn sum_axis(&self, axis: usize) -> Self;
+    /// `len` copies along a new axis inserted at `axis`: the inverse shape of `sum_axis`.
+    fn expand_axis(&self, axis: usize, len: usize) -> Self;
+    /// Repeated along new or size-1 dimensions to `shape`.
+    fn broadcast_to(&self, shape: &[usize]) -> Self;
+    /// The same elements under `shape`.
+    fn reshape(&self, shape: &[usize]) -> Self;
+    /// The transpose of a 2-D value.
+    fn transpose(&self) -> Self;
+    /// The product `a · b` of `self` read as `a` and `other` read as `b` (each a row-major
+    /// matrix, transposed or not), given the shape `shape`.
+    fn product(&self, a: Mat, other: &Self, b: Mat, shape: &[usize]) -> Self;
+
+    /// A custom op's own rule: one gradient per input, each of that input's shape.
+    fn custom(call: &CustomCall, inputs: &[Self], z: &Self, g: &Self) -> Vec<Self>;
+}
+
+/// How [`Algebra::product`] reads a flat value as a matrix: `rows × cols` in row-major order,
+/// then transposed if asked.
+#[derive(Clone, Copy)]
+pub(crate) struct Mat {
+    pub rows: usize,
+    pub cols: usize,
+    pub transposed: bool,
+}
+
+impl Mat {
+    fn new(rows: usize, cols: usize) -> Mat {
+        Mat {
+            rows,
+            cols,
+            transposed: false,
+        }
+    }
+
+    fn t(self) -> Mat {
+        Mat {
+            transposed: !self.transposed,
+            ..self
+        }
+    }
+}
+
+/// Where a rule sends each input's contribution.
+pub(crate) trait Sink<A> {
+    /// Adds `contribution()` (of the input's shape, or broadcast from it) to the gradient of
+    /// `input`; skips it, without calling `contribution`, if `input` needs no gradient.
+    fn add(&mut self, input: NodeId, contribution: impl FnOnce() -> A);
+}
+
+/// The backward rule of `op`, whose output is `output`: sends `upstream · ∂output/∂x` for each
+/// input `x` to `sink`. `input` gives each input's value.
+#[track_caller]
+pub(crate) fn vjp<A: Algebra>(
+    op: &Op,
+    input: impl Fn(NodeId) -> A,
+    output: &A,
+    upstream: &A,
+    sink: &mut impl Sink<A>,
+) {
+    let (v, z, g) = (&input, || output.clone(), || upstream.clone());
+    match *op {
+        Op::Param | Op::Constant | Op::Step(_) => {}
+        // x⁰ is constant, also at x = 0, where p·xᵖ⁻¹ would be 0·∞.
+        Op::Powf(_, 0.0) => {}
+        Op::Add(x, y) => {
+            sink.add(x, g);
+            sink.add(y, g);
+        }
+        Op::Sub(x, y) => {
+            sink.add(x, g);
+            sink.add(y, || -g());
+        }
+        Op::Mul(x, y) => {
+            sink.add(x, || g() * v(y));
+            sink.add(y, || g() * v(x));
+        }
+        Op::Div(x, y) => {
+            sink.add(x, || g() / v(y));
+            sink.add(y, || -(g() * z()) / v(y));
+        }
+        Op::BceWithLogits(x, t) => {
+            sink.add(x, || g() * v(x).sigmoid_minus(&v(t)));
+            sink.add(t, || -(g() * v(x)));
+        }
+        Op::AddScalar(x, _) | Op::BroadcastTo(x, _) => sink.add(x, g),
+        Op::MulScalar(x, c) => sink.add(x, || g() * c),
+        Op::DivScalar(x, c) => sink.add(x, || g() / c),
+        Op::ScalarSub(_, x) | Op::Neg(x) => sink.add(x, || -g()),
+        Op::ScalarDiv(_, x) => sink.add(x, || -(g() * z()) / v(x)),
+        Op::Relu(x) => sink.add(x, || g().masked(&v(x), |x| x > 0.0)),
+        Op::Sigmoid(x) => sink.add(x, || g() * (z() * one_minus(z()))),
+        Op::Softplus(x) => sink.add(x, || g() * v(x).sigmoid()),
+        Op::Tanh(x) => sink.add(x, || g() * one_minus(z() * z())),
+        Op::Sin(x) => sink.add(x, || g() * v(x).cos()),
+        Op::Cos(x) => sink.add(x, || -(g() * v(x).sin())),
+        Op::Exp(x) => sink.add(x, || g() * z()),
+        Op::Ln(x) => sink.add(x, || g() / v(x)),
+        Op::Sqrt(x) => sink.add(x, || g() / (z() * 2.0)),
+        Op::Powf(x, p) => sink.add(x, || g() * (v(x).powf(p - 1.0) * p)),
+        Op::Abs(x) => sink.add(x, || {
+            let x = v(x);
+            g() * x.constant(x.value().map(sign))
+        }),
+        Op::Sum(x) => sink.add(x, || g().broadcast_to(&v(x).shape())),
+        Op::SumAxis(x, axis) => sink.add(x, || g().expand_axis(axis, v(x).shape()[axis])),
+        Op::MaxAxis(x, axis) => sink.add(x, || {
+            let x = v(x);
+            let (is_max, ties) = max_ties(&x.value(), &z().value(), axis);
+            let share = g() / x.constant(ties);
+            share.expand_axis(axis, x.shape()[axis]) * x.constant(is_max)
+        }),
+        Op::Transpose(x) => sink.add(x, || g().transpose()),
+        Op::Reshape(x, _) => sink.add(x, || g().reshape(&v(x).shape())),
+        Op::Matmul(x, y) => {
+            // As matrices (numpy reads a vector as one row or one column): x is m×k, y k×n.
+            let (x_shape, y_shape) = (v(x).shape(), v(y).shape());
+            let (m, k, n) = matmul_dims(&x_shape, &y_shape);
+            let (xm, ym, gm) = (Mat::new(m, k), Mat::new(k, n), Mat::new(m, n));
+            sink.add(x, || g().product(gm, &v(y), ym.t(), &x_shape)); // g · yᵀ
+            sink.add(y, || v(x).product(xm.t(), &g(), gm, &y_shape)); // xᵀ · g
+        }
+        Op::LogSoftmax(x, axis) => sink.add(x, || {
+            let len = z().shape()[axis];
+            g() - z().exp() * g().sum_axis(axis).expand_axis(axis, len)
+        }),
+        Op::LogSumExp(x, axis) => sink.add(x, || {
+            let len = v(x).shape()[axis];
+            (v(x) - z().expand_axis(axis, len)).exp() * g().expand_axis(axis, len)
+        }),
+        Op::Custom(ref call) => {
+            let inputs: Vec<A> = call.inputs().iter().map(|&x| v(x)).collect();
+            let gradients = A::custom(call, &inputs, output, upstream);
+            for (&x, gradient) in call.inputs().iter().zip(gradients) {
+                sink.add(x, || gradient);
+            }
+        }
+    }
+}
+
+/// `t` read as the matrix `m`, without copying.
+fn view(t: &Tensor, m: Mat) -> MatRef<'_> {
+    let matrix = MatRef::row_major(t.data(), m.rows, m.cols);
+    if m.transposed { matrix.t() } else { matrix }
+}
+
+/// `1 − x`, as `−x + 1` (the same number: IEEE subtraction adds the negation).
+fn one_minus<A: Algebra>(x: A) -> A {
+    -x + 1.0
+}
+
+/// The first-order algebra: plain tensors, nothing recorded.
+impl Algebra for Tensor {
+    fn shape(&self) -> Shape {
+        self.shape().into()
+    }
+
+    fn value(&self) -> Tensor {
+        self.clone()
+    }
+
+    fn constant(&self, value: Tensor) -> Tensor {
+        value
+    }
+
+    fn exp(&self) -> Tensor {
+        self.map(f64::exp)
+    }
+
+    fn sin(&self) -> Tensor {
+        self.map(f64::sin)
+    }
+
+    fn cos(&self) -> Tensor {
+        self.map(f64::cos)
+    }
+
+    fn sigmoid(&self) -> Tensor {
+        self.map(sigmoid)
+    }
+
+    fn powf(&self, p: f64) -> Tensor {
+        self.map(move |x| x.powf(p))
+    }
+
+    fn masked(&self, x: &Tensor, keep: fn(f64) -> bool) -> Tensor {
+        self.zip_with(x, "mask", |g, x| if keep(x) { g } else { 0.0 })
+    }
+
+    fn sigmoid_minus(&self, t: &Tensor) -> Tensor {
+        self.zip_with(t, "bce_with_logits", |x, t| {
+            if x >= 0.0 {
+                (1.0 - t) - sigmoid(-x)
+            } else {
+                sigmoid(x) - t
+            }
+        })
+    }
+
+    fn sum_axis(&self, axis: usize) -> Tensor {
+        self.fold_axis(axis, "sum_axis", 0.0, |s, x| s + x)
+    }
+
+    fn expand_axis(&self, axis: usize, len: usize) -> Tensor {
+        Tensor::expand_axis(self, axis, len)
+    }
+
+    fn broadcast_to(&self, shape: &[usize]) -> Tensor {
+        Tensor::broadcast_to(self, shape)
+    }
+
+    fn reshape(&self, shape: &[usize]) -> Tensor {
+        Tensor::reshape(self, shape)
+    }
+
+    fn transpose(&self) -> Tensor {
+        Tensor::transpose(self)
+    }
+
+    fn product(&self, a: Mat, other: &Tensor, b: Mat, shape: &[usize]) -> Tensor {
+        Tensor::from_parts(shape.into(), gemm(view(self, a), view(other, b)))
+    }
+
+    fn custom(call: &CustomCall, inputs: &[Tensor], z: &Tensor, g: &Tensor) -> Vec<Tensor> {
+        call.backward(inputs, z, g)
+    }
+}
