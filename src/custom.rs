@@ -242,6 +242,6 @@ impl Tape {
             op.name()
         );
         let inputs = inputs.iter().map(|input| input.id()).collect();
-        self.push(Op::Custom(Box::new(CustomCall { op, inputs })))
+        self.record(Op::Custom(Box::new(CustomCall { op, inputs })))
     }
 }

@@ -203,7 +203,7 @@ impl<'t> Algebra for Var<'t> {
         Var::powf(*self, p)
     }
 
-    fn masked(&self, x: &Var<'t>, keep: fn(f64) -> bool) -> Var<'t> {
+    fn masked(&self, x: &Var<'t>, keep: impl Fn(f64) -> bool) -> Var<'t> {
         let mask = x.value().map(|x| f64::from(keep(x)));
         *self * self.constant(mask)
     }

@@ -37,7 +37,14 @@ impl Tensor {
     }
 
     /// Like [`map`](Tensor::map), but writes into this tensor's buffer when it is unshared.
+    #[inline]
     pub(crate) fn map_into(mut self, f: impl Fn(f64) -> f64) -> Tensor {
+        if let Some(x) = self.as_scalar() {
+            return Tensor::scalar(f(x));
+        }
+        if self.is_shared() {
+            return self.map(f); // one pass into a new buffer, not a copy and then a pass
+        }
         for x in self.data_mut() {
             *x = f(*x);
         }
@@ -100,7 +107,7 @@ impl Tensor {
         op: &str,
         f: impl Fn(f64, f64) -> f64,
     ) -> Tensor {
-        if !broadcasts_to(other.shape(), self.shape()) {
+        if !broadcasts_to(other.shape(), self.shape()) || self.is_shared() {
             return self.zip_with(other, op, f);
         }
         let b = other.data();
@@ -216,6 +223,9 @@ impl Tensor {
         );
         if self.shape() == shape {
             return self.clone();
+        }
+        if let [x] = self.data() {
+            return Tensor::full(shape, *x); // the gradient of a sum or a mean
         }
         let x = self.data();
         let strides = broadcast_strides(self.shape(), shape);

@@ -70,6 +70,7 @@ pub mod nn;
 mod op;
 pub mod optim;
 mod params;
+mod record;
 mod render;
 mod rules;
 mod shape;

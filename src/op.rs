@@ -161,47 +161,6 @@ impl Op {
         }
     }
 
-    /// Whether the op is stored entirely inline (no box), so that dropping it frees nothing.
-    /// No wildcard arm: a new variant must say which it is.
-    #[inline]
-    pub(crate) fn is_inline(&self) -> bool {
-        match self {
-            Op::Reshape(..) | Op::BroadcastTo(..) | Op::Custom(_) => false,
-            Op::Param
-            | Op::Constant
-            | Op::Add(..)
-            | Op::Sub(..)
-            | Op::Mul(..)
-            | Op::Div(..)
-            | Op::BceWithLogits(..)
-            | Op::AddScalar(..)
-            | Op::MulScalar(..)
-            | Op::DivScalar(..)
-            | Op::ScalarSub(..)
-            | Op::ScalarDiv(..)
-            | Op::Neg(_)
-            | Op::Step(_)
-            | Op::Relu(_)
-            | Op::Sigmoid(_)
-            | Op::Softplus(_)
-            | Op::Tanh(_)
-            | Op::Sin(_)
-            | Op::Cos(_)
-            | Op::Exp(_)
-            | Op::Ln(_)
-            | Op::Sqrt(_)
-            | Op::Powf(..)
-            | Op::Abs(_)
-            | Op::Sum(_)
-            | Op::SumAxis(..)
-            | Op::MaxAxis(..)
-            | Op::Transpose(_)
-            | Op::Matmul(..)
-            | Op::LogSoftmax(..)
-            | Op::LogSumExp(..) => true,
-        }
-    }
-
     /// The nodes this op reads, in argument order (none for a leaf, at most two for a built-in
     /// op, any number for a custom one).
     pub fn inputs(&self) -> impl Iterator<Item = NodeId> {
@@ -211,7 +170,8 @@ impl Op {
 
     /// Whether `f` holds for some input: `inputs().any(f)` without the chained iterator, which
     /// costs the deep scalar chain of W4 a measurable share of recording a node.
-    #[inline]
+    // Forced into `Tape::record`, with `forward`.
+    #[inline(always)]
     pub(crate) fn any_input(&self, f: impl Fn(NodeId) -> bool) -> bool {
         let (first, second, more) = self.input_parts();
         first.is_some_and(&f) || second.is_some_and(&f) || more.iter().any(|&x| f(x))
@@ -309,6 +269,8 @@ impl Op {
     /// On shapes the op does not accept, naming the op and the shapes; for a leaf, which is
     /// recorded with its value instead.
     #[track_caller]
+    // Forced into `Tape::record`, where the op is a constant (`record.rs` says why).
+    #[inline(always)]
     pub(crate) fn forward<'a>(&self, value: impl Fn(NodeId) -> &'a Tensor) -> Tensor {
         let v = value;
         match *self {

@@ -59,7 +59,7 @@ pub(crate) trait Algebra:
     fn powf(&self, p: f64) -> Self;
 
     /// `self` where `keep(x)` holds and 0 elsewhere; the mask is a constant.
-    fn masked(&self, x: &Self, keep: fn(f64) -> bool) -> Self;
+    fn masked(&self, x: &Self, keep: impl Fn(f64) -> bool) -> Self;
     /// `σ(self) − t`, computed without cancellation where `σ(self)` is close to 1.
     fn sigmoid_minus(&self, t: &Self) -> Self;
 
@@ -117,6 +117,7 @@ pub(crate) trait Sink<A> {
 /// The backward rule of `op`, whose output is `output`: sends `upstream · ∂output/∂x` for each
 /// input `x` to `sink`. `input` gives each input's value.
 #[track_caller]
+#[inline(always)]
 pub(crate) fn vjp<A: Algebra>(
     op: &Op,
     input: impl Fn(NodeId) -> A,
@@ -249,7 +250,7 @@ impl Algebra for Tensor {
         self.map(move |x| x.powf(p))
     }
 
-    fn masked(&self, x: &Tensor, keep: fn(f64) -> bool) -> Tensor {
+    fn masked(&self, x: &Tensor, keep: impl Fn(f64) -> bool) -> Tensor {
         self.zip_with(x, "mask", |g, x| if keep(x) { g } else { 0.0 })
     }
 
@@ -289,5 +290,81 @@ impl Algebra for Tensor {
 
     fn custom(call: &CustomCall, inputs: &[Tensor], z: &Tensor, g: &Tensor) -> Vec<Tensor> {
         call.backward(inputs, z, g)
+    }
+}
+
+/// The first-order algebra of a graph of scalars: plain numbers, with the arithmetic of
+/// [`Tensor`]'s scalars. A scalar has no axes, so the shape operations leave it as it is.
+impl Algebra for f64 {
+    fn shape(&self) -> Shape {
+        Shape::scalar()
+    }
+
+    fn value(&self) -> Tensor {
+        Tensor::scalar(*self)
+    }
+
+    fn constant(&self, value: Tensor) -> f64 {
+        value.item()
+    }
+
+    fn exp(&self) -> f64 {
+        f64::exp(*self)
+    }
+
+    fn sin(&self) -> f64 {
+        f64::sin(*self)
+    }
+
+    fn cos(&self) -> f64 {
+        f64::cos(*self)
+    }
+
+    fn sigmoid(&self) -> f64 {
+        sigmoid(*self)
+    }
+
+    fn powf(&self, p: f64) -> f64 {
+        f64::powf(*self, p)
+    }
+
+    fn masked(&self, x: &f64, keep: impl Fn(f64) -> bool) -> f64 {
+        if keep(*x) { *self } else { 0.0 }
+    }
+
+    fn sigmoid_minus(&self, t: &f64) -> f64 {
+        Tensor::scalar(*self)
+            .sigmoid_minus(&Tensor::scalar(*t))
+            .item()
+    }
+
+    fn sum_axis(&self, _: usize) -> f64 {
+        unreachable!("a scalar has no axis to sum")
+    }
+
+    fn expand_axis(&self, _: usize, _: usize) -> f64 {
+        unreachable!("a scalar is never the sum of an axis")
+    }
+
+    fn broadcast_to(&self, _: &[usize]) -> f64 {
+        *self // to the shape of a scalar
+    }
+
+    fn reshape(&self, _: &[usize]) -> f64 {
+        *self // to the shape of a scalar
+    }
+
+    fn transpose(&self) -> f64 {
+        unreachable!("a scalar has no axes to transpose")
+    }
+
+    fn product(&self, _: Mat, _: &f64, _: Mat, _: &[usize]) -> f64 {
+        unreachable!("a product of scalars is `mul`")
+    }
+
+    fn custom(call: &CustomCall, inputs: &[f64], z: &f64, g: &f64) -> Vec<f64> {
+        let inputs: Vec<Tensor> = inputs.iter().map(|&x| Tensor::scalar(x)).collect();
+        let gradients = call.backward(&inputs, &Tensor::scalar(*z), &Tensor::scalar(*g));
+        gradients.iter().map(Tensor::item).collect()
     }
 }

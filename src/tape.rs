@@ -2,63 +2,27 @@
 //!
 //! A node is an [`Op`] and its value, computed the moment the op is recorded. Nodes are only
 //! ever appended, so the list is always in topological order and the backward pass can walk it
-//! in reverse. The tape owns every node; a [`Var`] is only an index into it. This file does not
-//! differentiate anything (that is `backward.rs`) nor define ops (that is `op.rs`).
+//! in reverse. The tape owns every node; a [`Var`](crate::Var) is only an index into it. This
+//! file does not differentiate anything (that is `backward.rs`), nor define ops (`op.rs`), nor
+//! hand out `Var`s: the methods that record and return one (`Tape::param`, `Tape::constant` and
+//! each op's method on `Var`) are in `var.rs`, above it.
 
 pub use crate::op::NodeId;
 use crate::op::Op;
+pub(crate) use crate::record::{Node, Nodes};
 use crate::tensor::Tensor;
-use crate::var::Var;
-use std::cell::{Ref, RefCell};
+use std::cell::{Ref, RefCell, RefMut};
 use std::collections::HashMap;
 use std::fmt;
 use std::panic::Location;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// One recorded step of the forward pass: what the forward and backward rules read. What else
-/// the tape knows of a node is in [`Recording`], beside it.
-#[derive(Clone, Debug)]
-pub(crate) struct Node {
-    pub op: Op,
-    pub value: Tensor,
-}
-
-impl Node {
-    /// A node for a tape to record over: inline, so that overwriting it frees nothing.
-    const PLACEHOLDER: Node = Node {
-        op: Op::Constant,
-        value: Tensor::scalar(0.0),
-    };
-
-    /// Whether the node is stored entirely inline, so that dropping it frees nothing.
-    #[inline]
-    fn is_inline(&self) -> bool {
-        inline(&self.op, &self.value)
-    }
-}
-
-/// Whether a node of `op` and `value` is stored entirely inline.
-#[inline]
-fn inline(op: &Op, value: &Tensor) -> bool {
-    op.is_inline() && value.is_inline()
-}
-
-/// The most placeholder nodes a tape adds at a time past its last node: enough that adding
-/// them is rare, few enough that they do not touch much memory the tape may never use.
-const MAX_PLACEHOLDERS: usize = 1024;
-
 /// What a tape holds: its nodes and, at the same indices, two facts about each that the rules
 /// do not read. Kept beside the nodes rather than in them so that a node is 32 bytes, not 48:
-/// on a long tape the backward sweep and `clear` are memory-bound, and they read the nodes
-/// (W4, 10⁶ links).
+/// on a long tape the backward sweep is memory-bound, and it reads the nodes.
 pub(crate) struct Recording {
-    /// The nodes, and past them inline nodes for new ones to overwrite (`push`): placeholders,
-    /// and the nodes of before the last `clear` if they are all inline. Dropping those would
-    /// free nothing and cost a pass over memory (W4, 10⁶ links: `clear` was a sixth of the
-    /// time).
-    stored: Vec<Node>,
-    /// Whether every stored node is inline (see `stored`): in a scalar graph, all of them.
-    all_inline: bool,
+    /// The nodes (appended by `push`, in `record.rs`).
+    pub nodes: Nodes,
     /// Whether some `param` reaches each node; the backward pass skips nodes that none does.
     pub needs_grad: Vec<bool>,
     /// The user's line that recorded each node (every recording method is `#[track_caller]`),
@@ -69,8 +33,7 @@ pub(crate) struct Recording {
 impl Recording {
     fn with_capacity(nodes: usize) -> Recording {
         Recording {
-            stored: Vec::with_capacity(nodes),
-            all_inline: true,
+            nodes: Nodes::with_capacity(nodes),
             needs_grad: Vec::with_capacity(nodes),
             locations: Vec::with_capacity(nodes),
         }
@@ -85,71 +48,19 @@ impl Recording {
     /// The nodes, in creation order.
     #[inline]
     pub fn nodes(&self) -> &[Node] {
-        &self.stored[..self.len()]
+        self.nodes.as_slice()
     }
 
-    /// Whether every node is inline: then every value is a scalar, and so is every gradient.
-    pub fn all_inline(&self) -> bool {
-        self.all_inline
+    /// Whether every value is a scalar (and no op is boxed): the sweep then holds gradients
+    /// as `f64`s.
+    pub fn all_scalars(&self) -> bool {
+        self.nodes.all_scalars()
     }
 
-    /// Forgets every node, dropping them only if that frees memory (see `stored`).
     fn clear(&mut self) {
-        if !self.all_inline {
-            self.stored.clear();
-            self.all_inline = true;
-        }
+        self.nodes.clear();
         self.needs_grad.clear();
         self.locations.clear();
-    }
-
-    /// Makes sure a stored node lies past the recorded ones, stale or a placeholder, for `push`
-    /// to overwrite in place.
-    #[inline(always)]
-    fn ensure_next_node(&mut self) {
-        if self.len() == self.stored.len() {
-            self.add_placeholders();
-        }
-    }
-
-    /// Stores up to [`MAX_PLACEHOLDERS`] placeholders past the recorded nodes, as many as the
-    /// capacity holds (which grows as a `Vec`'s does), for the next pushes to overwrite.
-    #[cold]
-    #[inline(never)]
-    fn add_placeholders(&mut self) {
-        self.stored.reserve(1);
-        let room = self.stored.capacity() - self.stored.len();
-        let count = room.min(MAX_PLACEHOLDERS);
-        self.stored
-            .extend(std::iter::repeat_with(|| Node::PLACEHOLDER).take(count));
-    }
-
-    /// Records a node, over the stored node past the recorded ones.
-    #[inline(always)]
-    fn push(
-        &mut self,
-        op: Op,
-        value: Tensor,
-        needs_grad: bool,
-        location: &'static Location<'static>,
-    ) {
-        self.ensure_next_node();
-        if !inline(&op, &value) {
-            self.all_inline = false;
-        }
-        let index = self.len();
-        let next = &mut self.stored[index];
-        // The node overwritten is inline (a placeholder, or a stale node that `clear` kept
-        // because it is), so forgetting rather than dropping it frees the same: nothing. Field
-        // by field, so that each field is written straight into the tape. Assembled on the
-        // stack first, a node was written there in 4- and 8-byte pieces and read back in
-        // 16-byte blocks, which the CPU cannot forward from the pending writes: W4 stalled on
-        // it at every node (perf annotate), and recorded 14 ns a node where it now records 5.
-        debug_assert!(next.is_inline());
-        std::mem::forget(std::mem::replace(&mut next.op, op));
-        std::mem::forget(std::mem::replace(&mut next.value, value));
-        self.needs_grad.push(needs_grad);
-        self.locations.push(location);
     }
 }
 
@@ -200,18 +111,6 @@ impl Tape {
         }
     }
 
-    /// Records a parameter: a leaf that `backward()` computes the gradient of.
-    #[track_caller]
-    pub fn param(&self, value: impl Into<Tensor>) -> Var<'_> {
-        self.push_leaf(Op::Param, value.into(), true)
-    }
-
-    /// Records a constant: a leaf that no gradient is computed for (inputs, targets).
-    #[track_caller]
-    pub fn constant(&self, value: impl Into<Tensor>) -> Var<'_> {
-        self.push_leaf(Op::Constant, value.into(), false)
-    }
-
     /// The number of nodes recorded.
     pub fn len(&self) -> usize {
         self.recording.borrow().len()
@@ -251,30 +150,18 @@ impl Tape {
         self.recording.borrow().locations[id.index()]
     }
 
-    #[track_caller]
-    fn push_leaf(&self, op: Op, value: Tensor, needs_grad: bool) -> Var<'_> {
-        let mut recording = self.recording.borrow_mut();
-        let id = NodeId::from_index(recording.len());
-        recording.push(op, value, needs_grad, Location::caller());
-        Var::new(self, id)
+    /// The nodes, for recording one.
+    #[inline]
+    pub(crate) fn recording_mut(&self) -> RefMut<'_, Recording> {
+        self.recording.borrow_mut()
     }
 
-    /// Runs `op`'s forward pass on its inputs' values and records the result.
-    ///
-    /// # Panics
-    ///
-    /// If the op rejects its inputs' shapes (the message points at the user's line).
+    /// Records a leaf with its value.
     #[track_caller]
-    // Forced into each op's method (through `Var::record`), where the op is known: the compiler
-    // then keeps only that op's forward rule (docs/performance.md).
-    #[inline(always)]
-    pub(crate) fn push(&self, op: Op) -> Var<'_> {
-        let mut recording = self.recording.borrow_mut();
-        let value = op.forward(|input| &recording.nodes()[input.index()].value);
-        let needs_grad = op.any_input(|input| recording.needs_grad[input.index()]);
-        let id = NodeId::from_index(recording.len());
-        recording.push(op, value, needs_grad, Location::caller());
-        Var::new(self, id)
+    pub(crate) fn push_leaf(&self, op: Op, value: Tensor, needs_grad: bool) -> NodeId {
+        self.recording
+            .borrow_mut()
+            .push(op, value, needs_grad, Location::caller())
     }
 }
 
@@ -305,12 +192,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_node_is_small() {
-        // op (16) + value (16): what the sweep and `clear` read per node of a scalar graph.
-        assert_eq!(std::mem::size_of::<Node>(), 32);
-    }
-
-    #[test]
     fn clear_renews_the_identity() {
         let mut tape = Tape::new();
         let before = tape.id();
@@ -320,98 +201,17 @@ mod tests {
         assert_ne!(tape.id(), before);
     }
 
-    /// Records `x·3 + 1` from x = `at` and returns dz/dx and the node count.
-    fn affine(tape: &Tape, at: f64) -> (f64, f64, usize) {
-        let x = tape.param(at);
-        let z = x * 3.0 + 1.0;
-        (z.value().item(), z.backward()[x].item(), tape.len())
-    }
-
     #[test]
-    fn a_cleared_scalar_tape_keeps_its_nodes_to_overwrite() {
+    fn a_cleared_tape_records_anew() {
         let mut tape = Tape::new();
         let x = tape.param(2.0);
-        let mut z = x;
-        for _ in 0..5 {
-            z = z * 2.0;
-        }
-        assert_eq!(z.value().item(), 64.0);
+        let z = (x * x).sum();
+        assert_eq!(z.backward()[x].item(), 4.0);
         tape.clear();
-        assert!(tape.is_empty() && tape.nodes().is_empty());
-        let stored = tape.recording().stored.len();
-        assert!(
-            stored >= 6,
-            "inline nodes are left to overwrite, not {stored}"
-        );
-        // A shorter graph over the stale nodes sees only its own.
-        assert_eq!(affine(&tape, 1.0), (4.0, 3.0, 3));
+        let v = tape.param(Tensor::from([1.0, 2.0]));
+        let z = (v * 3.0).sum();
+        assert_eq!(tape.len(), 3);
+        assert_eq!(z.backward()[v].data(), [3.0, 3.0]);
         assert_eq!(format!("{tape:?}").matches(" = ").count(), 3);
-        tape.clear();
-        // A longer one overwrites them all and then grows the tape.
-        let x = tape.param(1.0);
-        let mut z = x;
-        for _ in 0..9 {
-            z = z + x;
-        }
-        assert_eq!((z.value().item(), z.backward()[x].item()), (10.0, 10.0));
-        assert_eq!(tape.len(), 10);
-    }
-
-    #[test]
-    fn a_tape_records_over_placeholders_added_within_its_capacity() {
-        let tape = Tape::with_capacity(10);
-        let x = tape.param(1.0);
-        let spare = |tape: &Tape| {
-            let recording = tape.recording();
-            (
-                recording.stored.len() - recording.len(),
-                recording.stored.capacity(),
-            )
-        };
-        assert_eq!(
-            spare(&tape),
-            (9, 10),
-            "placeholders fill the capacity asked for"
-        );
-        let mut z = x;
-        for _ in 0..9 {
-            z = z + x;
-        }
-        assert_eq!(
-            spare(&tape),
-            (0, 10),
-            "ten nodes recorded without reallocating"
-        );
-        let mut most = 0;
-        for _ in 0..3 * MAX_PLACEHOLDERS {
-            z = z + x;
-            most = most.max(spare(&tape).0);
-        }
-        assert_eq!(
-            most,
-            MAX_PLACEHOLDERS - 1,
-            "at most MAX_PLACEHOLDERS added at a time"
-        );
-        let links = 3 * MAX_PLACEHOLDERS + 9;
-        assert_eq!(tape.len(), links + 1);
-        assert_eq!(format!("{tape:?}").matches(" = ").count(), tape.len());
-        assert_eq!(z.value().item(), links as f64 + 1.0);
-        assert_eq!(z.backward()[x].item(), links as f64 + 1.0);
-    }
-
-    #[test]
-    fn clear_drops_the_nodes_once_one_holds_a_buffer() {
-        let mut tape = Tape::new();
-        let _ = affine(&tape, 1.0);
-        tape.clear();
-        let v = tape.constant(Tensor::from(vec![1.0, 2.0])); // over a stale node
-        let _ = v.sum();
-        tape.clear();
-        assert_eq!(
-            tape.recording().stored.len(),
-            0,
-            "a buffer is freed by clear"
-        );
-        assert_eq!(affine(&tape, 2.0), (7.0, 3.0, 3));
     }
 }

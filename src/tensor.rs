@@ -129,11 +129,13 @@ impl Tensor {
         }
     }
 
-    /// Whether the tensor is stored entirely inline (a scalar), so that dropping it frees
-    /// nothing.
+    /// Whether another tensor shares this one's buffer, so that writing to it would copy it.
     #[inline]
-    pub(crate) fn is_inline(&self) -> bool {
-        self.dense.is_none()
+    pub(crate) fn is_shared(&mut self) -> bool {
+        match &mut self.dense {
+            None => false,
+            Some(dense) => Arc::get_mut(dense).is_none(),
+        }
     }
 
     /// Whether both tensors have the same shape; free for two scalars, which the backward pass

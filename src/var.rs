@@ -14,6 +14,22 @@ use std::fmt;
 use std::ops::{Add, Div, Mul, Neg, Sub};
 use std::panic::Location;
 
+/// The recording methods that hand back a `Var` (here rather than in `tape.rs`, which knows
+/// nothing of `Var`; an op's node is recorded by `Tape::record`, in `record.rs`).
+impl Tape {
+    /// Records a parameter: a leaf that `backward()` computes the gradient of.
+    #[track_caller]
+    pub fn param(&self, value: impl Into<Tensor>) -> Var<'_> {
+        Var::new(self, self.push_leaf(Op::Param, value.into(), true))
+    }
+
+    /// Records a constant: a leaf that no gradient is computed for (inputs, targets).
+    #[track_caller]
+    pub fn constant(&self, value: impl Into<Tensor>) -> Var<'_> {
+        Var::new(self, self.push_leaf(Op::Constant, value.into(), false))
+    }
+}
+
 /// A value recorded on a [`Tape`]: a tape reference and a node index, so it is `Copy` and
 /// cheap to pass around. Operators and methods on it record new nodes.
 ///
@@ -134,13 +150,6 @@ impl<'t> Var<'t> {
         cotangent
     }
 
-    #[track_caller]
-    // Forced, with `Tape::push`, into each op's method (`tape.rs` says why).
-    #[inline(always)]
-    fn record(self, op: Op) -> Var<'t> {
-        self.tape.push(op)
-    }
-
     /// Records a binary op after checking that both operands live on the same tape.
     #[track_caller]
     #[inline]
@@ -149,7 +158,7 @@ impl<'t> Var<'t> {
             std::ptr::eq(self.tape, other.tape),
             "{name}: the operands are Vars of two different tapes; record both on one tape"
         );
-        self.record(op(self.id, other.id))
+        self.tape.record(op(self.id, other.id))
     }
 
     /// The matrix product, with numpy's rules for 1-D and 2-D operands:
@@ -167,26 +176,26 @@ impl<'t> Var<'t> {
     /// `1` where the value is > 0, else `0`. Its derivative is taken as 0 everywhere.
     #[track_caller]
     pub fn step(self) -> Var<'t> {
-        self.record(Op::Step(self.id))
+        self.tape.record(Op::Step(self.id))
     }
 
     /// `max(x, 0)`; its derivative at 0 is taken as 0.
     #[track_caller]
     pub fn relu(self) -> Var<'t> {
-        self.record(Op::Relu(self.id))
+        self.tape.record(Op::Relu(self.id))
     }
 
     /// The logistic function `1 / (1 + e^−x)`.
     #[track_caller]
     pub fn sigmoid(self) -> Var<'t> {
-        self.record(Op::Sigmoid(self.id))
+        self.tape.record(Op::Sigmoid(self.id))
     }
 
     /// `ln(1 + eˣ)`, a smooth relu, computed without overflow; its derivative is `σ(x)`, also
     /// at 0 (a composition through `relu` and `abs` would give 0 there).
     #[track_caller]
     pub fn softplus(self) -> Var<'t> {
-        self.record(Op::Softplus(self.id))
+        self.tape.record(Op::Softplus(self.id))
     }
 
     /// The elementwise binary cross-entropy of logits `self` against targets `t`, fused for
@@ -200,55 +209,55 @@ impl<'t> Var<'t> {
     /// The hyperbolic tangent.
     #[track_caller]
     pub fn tanh(self) -> Var<'t> {
-        self.record(Op::Tanh(self.id))
+        self.tape.record(Op::Tanh(self.id))
     }
 
     /// The sine (of an angle in radians).
     #[track_caller]
     pub fn sin(self) -> Var<'t> {
-        self.record(Op::Sin(self.id))
+        self.tape.record(Op::Sin(self.id))
     }
 
     /// The cosine (of an angle in radians).
     #[track_caller]
     pub fn cos(self) -> Var<'t> {
-        self.record(Op::Cos(self.id))
+        self.tape.record(Op::Cos(self.id))
     }
 
     /// `eˣ`.
     #[track_caller]
     pub fn exp(self) -> Var<'t> {
-        self.record(Op::Exp(self.id))
+        self.tape.record(Op::Exp(self.id))
     }
 
     /// The natural logarithm.
     #[track_caller]
     pub fn ln(self) -> Var<'t> {
-        self.record(Op::Ln(self.id))
+        self.tape.record(Op::Ln(self.id))
     }
 
     /// The square root.
     #[track_caller]
     pub fn sqrt(self) -> Var<'t> {
-        self.record(Op::Sqrt(self.id))
+        self.tape.record(Op::Sqrt(self.id))
     }
 
     /// `xᵖ` for a constant exponent `p`.
     #[track_caller]
     pub fn powf(self, p: f64) -> Var<'t> {
-        self.record(Op::Powf(self.id, p))
+        self.tape.record(Op::Powf(self.id, p))
     }
 
     /// The absolute value; its derivative at 0 is taken as 0.
     #[track_caller]
     pub fn abs(self) -> Var<'t> {
-        self.record(Op::Abs(self.id))
+        self.tape.record(Op::Abs(self.id))
     }
 
     /// The sum of all elements (a scalar).
     #[track_caller]
     pub fn sum(self) -> Var<'t> {
-        self.record(Op::Sum(self.id))
+        self.tape.record(Op::Sum(self.id))
     }
 
     /// The mean of all elements (a scalar): the sum divided by the element count.
@@ -265,7 +274,7 @@ impl<'t> Var<'t> {
     /// If `axis` is not a dimension of the value.
     #[track_caller]
     pub fn sum_axis(self, axis: usize) -> Var<'t> {
-        self.record(Op::SumAxis(self.id, axis))
+        self.tape.record(Op::SumAxis(self.id, axis))
     }
 
     /// The mean along `axis`, which is removed from the shape.
@@ -288,7 +297,7 @@ impl<'t> Var<'t> {
     /// If `axis` is not a dimension of the value.
     #[track_caller]
     pub fn max_axis(self, axis: usize) -> Var<'t> {
-        self.record(Op::MaxAxis(self.id, axis))
+        self.tape.record(Op::MaxAxis(self.id, axis))
     }
 
     /// The transpose of a 2-D value.
@@ -298,7 +307,7 @@ impl<'t> Var<'t> {
     /// If the value is not 2-D.
     #[track_caller]
     pub fn transpose(self) -> Var<'t> {
-        self.record(Op::Transpose(self.id))
+        self.tape.record(Op::Transpose(self.id))
     }
 
     /// The same elements under another shape with the same number of elements.
@@ -308,7 +317,8 @@ impl<'t> Var<'t> {
     /// If `shape` holds a different number of elements.
     #[track_caller]
     pub fn reshape(self, shape: &[usize]) -> Var<'t> {
-        self.record(Op::Reshape(self.id, Box::new(shape.into())))
+        self.tape
+            .record(Op::Reshape(self.id, Box::new(shape.into())))
     }
 
     /// The value repeated along new or size-1 dimensions to `shape` (numpy's `broadcast_to`).
@@ -318,7 +328,8 @@ impl<'t> Var<'t> {
     /// If the value's shape does not broadcast to `shape`.
     #[track_caller]
     pub fn broadcast_to(self, shape: &[usize]) -> Var<'t> {
-        self.record(Op::BroadcastTo(self.id, Box::new(shape.into())))
+        self.tape
+            .record(Op::BroadcastTo(self.id, Box::new(shape.into())))
     }
 
     /// `eˣ / Σ eˣ` along `axis`, computed as `exp(log_softmax(x))` so that it never overflows.
@@ -338,7 +349,7 @@ impl<'t> Var<'t> {
     /// If `axis` is not a dimension of the value.
     #[track_caller]
     pub fn log_softmax(self, axis: usize) -> Var<'t> {
-        self.record(Op::LogSoftmax(self.id, axis))
+        self.tape.record(Op::LogSoftmax(self.id, axis))
     }
 
     /// `log Σ eˣ` along `axis`, which is removed; computed as `m + log Σ e^(x − m)` with `m` the
@@ -349,7 +360,7 @@ impl<'t> Var<'t> {
     /// If `axis` is not a dimension of the value.
     #[track_caller]
     pub fn logsumexp(self, axis: usize) -> Var<'t> {
-        self.record(Op::LogSumExp(self.id, axis))
+        self.tape.record(Op::LogSumExp(self.id, axis))
     }
 }
 
@@ -386,7 +397,7 @@ macro_rules! var_binary_op {
             #[track_caller]
             #[inline]
             fn $method(self, rhs: f64) -> Var<'t> {
-                self.record($var_f64(self.id, rhs))
+                self.tape.record($var_f64(self.id, rhs))
             }
         }
         impl<'t> $Trait<Var<'t>> for f64 {
@@ -394,7 +405,7 @@ macro_rules! var_binary_op {
             #[track_caller]
             #[inline]
             fn $method(self, rhs: Var<'t>) -> Var<'t> {
-                rhs.record($f64_var(self, rhs.id))
+                rhs.tape.record($f64_var(self, rhs.id))
             }
         }
     };
@@ -418,6 +429,6 @@ impl<'t> Neg for Var<'t> {
     type Output = Var<'t>;
     #[track_caller]
     fn neg(self) -> Var<'t> {
-        self.record(Op::Neg(self.id))
+        self.tape.record(Op::Neg(self.id))
     }
 }

@@ -131,7 +131,7 @@ fn first_wrong_node(tape: &Tape, output: Var<'_>, options: &GradCheckOptions) ->
         let cotangent = random_tensor(&shape, 0x5EED ^ index as u64);
         // The op reads leaves 0, 1, … of its tape, which `compare` records first.
         let alone = compare(
-            &|x| x[0].tape().push(local.op.clone()),
+            &|x| x[0].tape().record(local.op.clone()),
             &local.inputs,
             &cotangent,
             options,

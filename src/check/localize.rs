@@ -135,7 +135,7 @@ impl LocalOp {
                 Leaf::Constant => tape.constant(value.clone()),
             };
         }
-        tape.push(self.op.clone())
+        tape.record(self.op.clone())
     }
 
     fn leaf(tape: &Tape, position: usize) -> Var<'_> {

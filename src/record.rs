@@ -1,0 +1,197 @@
+//! Recording a node ([`Tape::record`]) and the list that holds the nodes ([`Nodes`]): the one
+//! place where the engine bends code around the machine, for a long tape of scalars (W4 in
+//! docs/performance.md, "Recording a node", has the measurements). Elsewhere `Tape::record`
+//! reads as "run the op's forward pass, append the node", and `Nodes` as a `Vec<Node>` that
+//! only grows.
+//!
+//! Two measured tricks, each worth about half of the time of recording a scalar node:
+//!
+//! - `Tape::record` and `Op::forward` are forced inline into each op's method, where the op
+//!   is a constant: the compiler then keeps only that op's forward rule, with no dispatch.
+//! - A node is written field by field over a placeholder already stored past the last node,
+//!   rather than by `Vec::push`, which assembles it on the stack in 4- and 8-byte pieces and
+//!   copies it in 16-byte blocks that the CPU cannot forward from the pending writes.
+
+use crate::op::NodeId;
+use crate::op::Op;
+use crate::tape::{Recording, Tape};
+use crate::tensor::Tensor;
+use crate::var::Var;
+use std::panic::Location;
+
+impl Tape {
+    /// Records `op`: runs its forward pass on its inputs' values and appends the node.
+    ///
+    /// # Panics
+    ///
+    /// If the op rejects its inputs' shapes (the message points at the user's line).
+    #[track_caller]
+    #[inline(always)]
+    pub(crate) fn record(&self, op: Op) -> Var<'_> {
+        let mut recording = self.recording_mut();
+        let value = op.forward(|input| &recording.nodes()[input.index()].value);
+        let needs_grad = op.any_input(|input| recording.needs_grad[input.index()]);
+        let id = recording.push(op, value, needs_grad, Location::caller());
+        Var::new(self, id)
+    }
+}
+
+impl Recording {
+    /// Appends a node and returns its id.
+    #[inline(always)]
+    pub(crate) fn push(
+        &mut self,
+        op: Op,
+        value: Tensor,
+        needs_grad: bool,
+        location: &'static Location<'static>,
+    ) -> NodeId {
+        let id = NodeId::from_index(self.len());
+        self.nodes.push(op, value);
+        self.needs_grad.push(needs_grad);
+        self.locations.push(location);
+        id
+    }
+}
+
+/// One recorded step of the forward pass: what the forward and backward rules read.
+#[derive(Clone, Debug)]
+pub(crate) struct Node {
+    pub op: Op,
+    pub value: Tensor,
+}
+
+/// A node for a tape to record over: it owns nothing, so overwriting it frees nothing.
+const PLACEHOLDER: Node = Node {
+    op: Op::Constant,
+    value: Tensor::scalar(0.0),
+};
+
+/// Whether a node of `op` and `value` may own memory. Only a hint for `clear`: a node kept
+/// past it is dropped when it is overwritten, so a wrong answer holds memory longer, never
+/// leaks it.
+#[inline(always)]
+fn owns_memory(op: &Op, value: &Tensor) -> bool {
+    value.as_scalar().is_none()
+        || matches!(op, Op::Reshape(..) | Op::BroadcastTo(..) | Op::Custom(_))
+}
+
+/// The most placeholders added at a time past the last node: enough that adding them is rare,
+/// few enough that they do not touch much memory the tape may never use.
+const MAX_PLACEHOLDERS: usize = 1024;
+
+/// An append-only list of nodes.
+pub(crate) struct Nodes {
+    /// The nodes, then nodes to overwrite: placeholders, or the nodes of before the last
+    /// `clear` when none of them owned memory.
+    stored: Vec<Node>,
+    len: usize,
+    /// Whether a node may own memory (a tensor buffer or a boxed op). If none does (a scalar
+    /// graph), `clear` keeps them to overwrite rather than make a pass to drop them.
+    holds_buffers: bool,
+}
+
+impl Nodes {
+    pub fn with_capacity(capacity: usize) -> Nodes {
+        Nodes {
+            stored: Vec::with_capacity(capacity),
+            len: 0,
+            holds_buffers: false,
+        }
+    }
+
+    /// The nodes, in the order they were pushed.
+    #[inline]
+    pub fn as_slice(&self) -> &[Node] {
+        &self.stored[..self.len]
+    }
+
+    /// Appends a node.
+    // Forced into each op's method, where the op is known, so that its fields go straight
+    // from registers into the list.
+    #[inline(always)]
+    pub fn push(&mut self, op: Op, value: Tensor) {
+        if self.len == self.stored.len() {
+            self.add_placeholders();
+        }
+        self.holds_buffers |= owns_memory(&op, &value);
+        // Field by field, so that each is written straight from registers into the list.
+        let next = &mut self.stored[self.len];
+        next.op = op;
+        next.value = value;
+        self.len += 1;
+    }
+
+    /// Whether every node holds a scalar and owns no memory: a graph of scalars.
+    pub fn all_scalars(&self) -> bool {
+        !self.holds_buffers
+    }
+
+    /// Forgets every node, keeping the allocation. The nodes are dropped if one may own
+    /// memory; otherwise they stay, to be overwritten (and dropped then) by the next ones.
+    pub fn clear(&mut self) {
+        if self.holds_buffers {
+            self.stored.clear();
+            self.holds_buffers = false;
+        }
+        self.len = 0;
+    }
+
+    /// Stores up to [`MAX_PLACEHOLDERS`] placeholders past the nodes, as many as the capacity
+    /// holds (which grows as a `Vec`'s does).
+    #[cold]
+    #[inline(never)]
+    fn add_placeholders(&mut self) {
+        self.stored.reserve(1);
+        let room = self.stored.capacity() - self.stored.len();
+        let count = room.min(MAX_PLACEHOLDERS);
+        self.stored
+            .extend(std::iter::repeat_with(|| PLACEHOLDER).take(count));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_node_is_small() {
+        // op (16) + value (16): what the sweep reads per node of a scalar graph.
+        assert_eq!(std::mem::size_of::<Node>(), 32);
+    }
+
+    #[test]
+    fn nodes_go_over_placeholders_added_within_the_capacity() {
+        let mut nodes = Nodes::with_capacity(10);
+        nodes.push(Op::Param, Tensor::scalar(1.0));
+        assert_eq!((nodes.stored.len(), nodes.stored.capacity()), (10, 10));
+        for i in 1..3 * MAX_PLACEHOLDERS {
+            nodes.push(Op::Constant, Tensor::from(vec![i as f64]));
+            assert!(nodes.stored.len() - nodes.len < MAX_PLACEHOLDERS);
+        }
+        let slice = nodes.as_slice();
+        assert_eq!(slice.len(), 3 * MAX_PLACEHOLDERS);
+        assert_eq!(slice[0].op, Op::Param);
+        assert_eq!(slice[7].value.data(), [7.0]);
+        nodes.clear();
+        assert!(nodes.as_slice().is_empty());
+        assert!(
+            nodes.stored.is_empty(),
+            "nodes that hold buffers are dropped by clear"
+        );
+        nodes.push(Op::Param, Tensor::scalar(2.0));
+        nodes.push(Op::Neg(NodeId::from_index(0)), Tensor::scalar(-2.0));
+        nodes.clear();
+        assert!(nodes.as_slice().is_empty());
+        assert!(
+            nodes.stored.len() >= 2,
+            "scalar nodes are kept to overwrite"
+        );
+        nodes.push(Op::Constant, Tensor::scalar(3.0));
+        assert_eq!(nodes.as_slice().len(), 1);
+        assert_eq!(
+            (&nodes.as_slice()[0].op, nodes.as_slice()[0].value.item()),
+            (&Op::Constant, 3.0)
+        );
+    }
+}
