@@ -127,6 +127,7 @@ impl<A: Gradient> Sink<A> for GradSink<'_, A> {
     /// Adds `contribution()` to the gradient of `input`, summing it down to the input's shape
     /// first if the op broadcast that input. Skips (and never computes) the contribution when
     /// no parameter reaches `input`.
+    // Forced into each rule, with `vjp` into the loop (performance.md, W4).
     #[inline(always)]
     fn add(&mut self, input: NodeId, contribution: impl FnOnce() -> A) {
         let i = input.index();

@@ -34,8 +34,11 @@
 //! | `tape.rs` | [`Tape`], the list of recorded nodes |
 //! | `var.rs` | [`Var`], the handle users compute with |
 //! | `names.rs` | [`Var::named`] and [`Var::name`]: `w1`, `z`, or `n7` for an unnamed node |
-//! | `op.rs` | [`Op`]: every primitive's forward and backward rule, side by side |
+//! | `op.rs` | [`Op`]: every primitive and its forward pass |
+//! | `rules.rs` | every primitive's backward rule, written once for tensors, scalars and `Var`s |
+//! | `record.rs` | recording a node, with the tricks a long scalar tape needs |
 //! | `backward.rs` | the reverse sweep and [`Grads`] |
+//! | `grad.rs` | [`Var::grad`]: gradients recorded on the tape, to differentiate again |
 //! | `trace.rs`, `trace/` | [`Trace`]: the backward pass step by step, each chain-rule product with its values |
 //! | `dot.rs`, `render.rs` | [`Tape::to_dot`]: a picture of the graph in Graphviz DOT; short text for tensors and ops |
 //! | `custom.rs` | [`CustomOp`]: users' own primitives, with a hand-written backward rule |

@@ -1,19 +1,21 @@
-//! Recording a node ([`Tape::record`]) and the list that holds the nodes ([`Nodes`]): the one
-//! place where the engine bends code around the machine, for a long tape of scalars (W4 in
-//! docs/performance.md, "Recording a node", has the measurements). Elsewhere `Tape::record`
-//! reads as "run the op's forward pass, append the node", and `Nodes` as a `Vec<Node>` that
-//! only grows.
+//! Recording a node ([`Tape::record`]) and the list that holds the nodes ([`Nodes`]), written
+//! for a long tape of scalars: the measured tricks of recording live here, and nowhere else
+//! (docs/performance.md, "What the engine does for speed", has W4's measurements; the sweep's
+//! only ones are two `#[inline(always)]`, on `rules::vjp` and `GradSink::add`). Read from
+//! outside, `Tape::record` is "run the op's forward pass, append the node", and `Nodes` a
+//! `Vec<Node>` that only grows.
 //!
-//! Two measured tricks, each worth about half of the time of recording a scalar node:
+//! The tricks, each worth about half of the time of recording a scalar node:
 //!
-//! - `Tape::record` and `Op::forward` are forced inline into each op's method, where the op
-//!   is a constant: the compiler then keeps only that op's forward rule, with no dispatch.
+//! - `Tape::record` is forced inline into each op's method, with `Op::forward`,
+//!   `Op::any_input` and `Recording::push`: where the op is a constant, the compiler keeps
+//!   only that op's forward rule, with no dispatch.
 //! - A node is written field by field over a placeholder already stored past the last node,
 //!   rather than by `Vec::push`, which assembles it on the stack in 4- and 8-byte pieces and
 //!   copies it in 16-byte blocks that the CPU cannot forward from the pending writes.
+//! - `clear` keeps a scalar graph's nodes to overwrite instead of dropping them one by one.
 
-use crate::op::NodeId;
-use crate::op::Op;
+use crate::op::{NodeId, Op};
 use crate::tape::{Recording, Tape};
 use crate::tensor::Tensor;
 use crate::var::Var;

@@ -2,7 +2,8 @@
 //! ops through it.
 //!
 //! Each method here only names a primitive of `op.rs` and records it (or, for a composite op
-//! such as `mean` or `softmax`, records a few primitives). The math lives in `op.rs`.
+//! such as `mean` or `softmax`, records a few primitives). The math lives in `op.rs` (forward)
+//! and `rules.rs` (backward).
 
 use crate::backward::{self, Grads};
 use crate::kernels::check_axis;
@@ -378,7 +379,7 @@ impl fmt::Debug for Var<'_> {
 }
 
 /// `Var op Var`, `Var op f64` and `f64 op Var` for one arithmetic operator. The scalar forms
-/// record one node (no constant node for the `f64`); the rules are in `op.rs`.
+/// record one node (no constant node for the `f64`); the rules are in `rules.rs`.
 macro_rules! var_binary_op {
     ($Trait:ident, $method:ident, $var_var:expr, $var_f64:expr, $f64_var:expr) => {
         impl<'t> $Trait<Var<'t>> for Var<'t> {

@@ -2,7 +2,7 @@
 //! where it is one elementwise tensor, evaluated — the left half of each chain-rule product the
 //! trace prints.
 //!
-//! This file describes the rules of `op.rs` for people; the backward pass never reads it. The
+//! This file describes the rules of `rules.rs` for people; the backward pass never reads it. The
 //! numbers a trace reports as contributions and gradients come from the sweep itself, so a
 //! factor here can only be misdescribed, never make a gradient wrong (the tests compare the two).
 
