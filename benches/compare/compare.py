@@ -3,7 +3,7 @@
 Not part of CI. Usage, from the repository root:
 
     pip install torch jax micrograd    # CPU-only jaxlib comes from PyPI; torch runs on the CPU
-    python3 benches/compare/compare.py [torch|jax|micrograd ...] [--only W1a,W1b,W2,W3,W4]
+    python3 benches/compare/compare.py [torch|jax|micrograd ...] [--only W1a,W1b,W2,W3,W4,W5]
 
 It prints the median time per step of each workload. Compare with `cargo bench -p tapegrad-benches` run on the same
 machine, in the same session (this machine's cores are shared, so compare within one run).
@@ -67,6 +67,19 @@ def two_moons(rng, n_per_moon=50, noise=0.1):
     return x, y
 
 
+def w5_data():
+    """W5's batch, weights (He-uniform, zero biases) and direction, from a generator of their
+    own, so that PyTorch and JAX differentiate the same loss and must agree on vᵀHv."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((128, 784))
+    onehot = np.eye(10)[rng.integers(0, 10, 128)]
+    bound1, bound2 = math.sqrt(6 / 784), math.sqrt(6 / 256)
+    params = [rng.uniform(-bound1, bound1, (784, 256)), np.zeros(256),
+              rng.uniform(-bound2, bound2, (256, 10)), np.zeros(10)]
+    direction = [rng.standard_normal(p.shape) for p in params]
+    return x, onehot, params, direction
+
+
 def jax_workloads(rng):
     import jax
     import jax.numpy as jnp
@@ -124,6 +137,31 @@ def jax_workloads(rng):
 
     if wanted("W2"):
         results["W2 MLP step"] = median_ms(lambda: jax.block_until_ready(w2_step(p2, x2, onehot)))
+
+    # W5: the Hessian-vector product of W2's loss with a tanh hidden layer (benches/w5_hvp.rs).
+    x5, onehot5, p5, v5 = w5_data()
+    x5, onehot5 = jnp.asarray(x5), jnp.asarray(onehot5)
+    p5, v5 = [jnp.asarray(p) for p in p5], [jnp.asarray(v) for v in v5]
+
+    def w5_loss(p, x, onehot):
+        h = jnp.tanh(x @ p[0] + p[1])
+        logits = h @ p[2] + p[3]
+        return -jnp.sum(onehot * jax.nn.log_softmax(logits, axis=1)) / x.shape[0]
+
+    w5_gradient = jax.jit(jax.grad(w5_loss))
+
+    @jax.jit
+    def w5_hvp(p, v, x, onehot):
+        return jax.jvp(lambda q: jax.grad(w5_loss)(q, x, onehot), (p,), (v,))[1]
+
+    if wanted("W5"):
+        hv = w5_hvp(p5, v5, x5, onehot5)
+        results["W5 vᵀHv (this script's data)"] = float(sum(jnp.sum(h * v) for h, v in zip(hv, v5)))
+        gradient = lambda: jax.block_until_ready(w5_gradient(p5, x5, onehot5))
+        hvp = lambda: jax.block_until_ready(w5_hvp(p5, v5, x5, onehot5))
+        results["W5 gradient (jit)"] = median_ms(gradient, repeats=100, warmup=10)
+        results["W5 HVP, forward over reverse (jit)"] = median_ms(hvp, repeats=100, warmup=10)
+        results["W5 paired ratio HVP/gradient (jit)"] = paired_ratio(gradient, hvp, repeats=50)
 
     # W3: sum(A @ B), forward and forward + backward.
     for n in (64, 256, 1024):
@@ -262,6 +300,39 @@ def torch_workloads(rng):
         results[f"W3 n={n} ratio (fwd+bwd)/fwd"] = fb / fwd
         results[f"W3 n={n} paired ratio (fwd+bwd)/fwd"] = paired_ratio(forward, both)
 
+    # W5: the Hessian-vector product of W2's loss with a tanh hidden layer, along a fixed random
+    # direction, next to the gradient of the same loss (benches/w5_hvp.rs).
+    x5, onehot5, p5, v5 = w5_data()
+    x5, onehot5 = torch.tensor(x5), torch.tensor(onehot5)
+    p5 = [torch.tensor(p, requires_grad=True) for p in p5]
+    v5 = [torch.tensor(v) for v in v5]
+
+    def w5_loss(p):
+        h = torch.tanh(x5 @ p[0] + p[1])
+        logits = h @ p[2] + p[3]
+        return -torch.sum(onehot5 * torch.log_softmax(logits, dim=1)) / 128
+
+    def w5_gradient():
+        return torch.autograd.grad(w5_loss(p5), p5)
+
+    def w5_hvp():
+        grads = torch.autograd.grad(w5_loss(p5), p5, create_graph=True)
+        dot = sum(torch.sum(g * v) for g, v in zip(grads, v5))
+        return torch.autograd.grad(dot, p5)
+
+    def w5_forward_over_reverse():
+        from torch.func import grad, jvp
+        return jvp(grad(w5_loss), (tuple(p5),), (tuple(v5),))[1]
+
+    if wanted("W5"):
+        hv = w5_hvp()
+        results["W5 vᵀHv (this script's data)"] = float(sum(torch.sum(h * v) for h, v in zip(hv, v5)))
+        results["W5 gradient"] = median_ms(w5_gradient, repeats=100, warmup=10)
+        results["W5 HVP, reverse over reverse"] = median_ms(w5_hvp, repeats=100, warmup=10)
+        results["W5 paired ratio HVP/gradient"] = paired_ratio(w5_gradient, w5_hvp, repeats=50)
+        results["W5 paired ratio forward-over-reverse/gradient"] = paired_ratio(
+            w5_gradient, w5_forward_over_reverse, repeats=50)
+
     # W4: the deep chain with 0-d tensors, ns per node of autograd's graph (2 per link).
     links = 10_000
 
@@ -305,14 +376,14 @@ def main():
     peers = (("torch", torch_workloads), ("jax", jax_workloads), ("micrograd", micrograd_workloads))
     parser = argparse.ArgumentParser(description="tapegrad's workloads on its peers")
     parser.add_argument("peers", nargs="*", help="torch, jax, micrograd (default: all)")
-    parser.add_argument("--only", help="comma-separated workloads: W1a, W1b, W2, W3, W4")
+    parser.add_argument("--only", help="comma-separated workloads: W1a, W1b, W2, W3, W4, W5")
     args = parser.parse_args()
     unknown = set(args.peers) - {name for name, _ in peers}
     if unknown:
         parser.error(f"unknown peers: {', '.join(sorted(unknown))}")
     if args.only:
         ONLY = set(args.only.split(","))
-        unknown = ONLY - {"W1a", "W1b", "W2", "W3", "W4"}
+        unknown = ONLY - {"W1a", "W1b", "W2", "W3", "W4", "W5"}
         if unknown:
             parser.error(f"unknown workloads: {', '.join(sorted(unknown))}")
     rng = np.random.default_rng(1337)
@@ -326,7 +397,7 @@ def main():
         except ImportError as missing:
             print(f"skipping {name}: {missing}")
     for key, value in results.items():
-        unit = "" if "ratio" in key or "ns/node" in key else " ms"
+        unit = "" if "ratio" in key or "ns/node" in key or "vᵀHv" in key else " ms"
         print(f"{key:45} {value:10.3f}{unit}")
 
 
