@@ -3,9 +3,10 @@
 //! The tape is in creation order, which is a topological order, so the backward pass is one
 //! loop from the output down to the first node: no recursion, no visited set, no hash map. Each
 //! node's gradient is complete when the loop reaches it, because every node that reads it was
-//! created later. Each node's rule (`rules.rs`, run on plain tensors) sends its inputs'
-//! contributions to [`GradSink::add`], the one place that skips constants, sums broadcast
-//! dimensions back to the input's shape and accumulates.
+//! created later. Each node's rule (`rules.rs`, run on plain tensors, or on `f64`s when every
+//! value is a scalar) sends its inputs' contributions to [`GradSink::add`], the one place of
+//! this sweep that skips constants, sums broadcast dimensions back to the input's shape and
+//! accumulates (`Var::grad`'s sweep has its own, in `grad.rs`).
 //!
 //! The same loop serves the step-by-step trace (`trace.rs`): it takes an optional [`Observer`]
 //! that is told each node and each contribution as they happen, so the trace reports the very
@@ -333,5 +334,31 @@ mod tests {
             listed.contains(&format!("{}:", flat.id().index())),
             "{listed}"
         );
+    }
+
+    #[test]
+    fn a_graph_of_scalars_gets_the_same_bits_in_f64s_as_in_tensors() {
+        // Every scalar op, on two tapes: the second holds one non-scalar constant, so its sweep
+        // runs on tensors where the first runs on `f64`s.
+        let run = |with_tensor: bool| {
+            let tape = Tape::new();
+            if with_tensor {
+                let _ = tape.constant(Tensor::from([0.0]));
+            }
+            let (a, b) = (tape.param(0.7), tape.param(-1.3));
+            let t = tape.constant(1.0);
+            let terms = [
+                a * b - a / b + (a + 2.0) * 3.0 - 1.5 / b,
+                a.sigmoid() * b.tanh() + a.softplus() + b.abs() + a.relu() + b.relu(),
+                a.exp().ln() + a.sqrt() + a.powf(2.5) + a.sin() * b.cos() + b.step(),
+                (a * 40.0).bce_with_logits(t) + b.bce_with_logits(t) - (-a),
+                (a * b).sum().reshape(&[]).broadcast_to(&[]),
+            ];
+            let z = terms.into_iter().reduce(|s, x| s + x).unwrap();
+            let grads = z.backward();
+            [grads[a].item(), grads[b].item()].map(f64::to_bits)
+        };
+        assert!(Tape::new().recording().all_scalars());
+        assert_eq!(run(false), run(true));
     }
 }

@@ -2,8 +2,8 @@
 //! so the gradient they return is a `Var` like any other and can be differentiated again —
 //! a second derivative, a Hessian-vector product, a third derivative.
 //!
-//! The sweep is the one `backward()` runs (reverse creation order, each node's gradient complete
-//! when the loop reaches it), and its rules are the same table (`rules.rs`), run on the `Var`
+//! The sweep is the algorithm `backward()` runs (reverse creation order, each node's gradient
+//! complete when the loop reaches it), and its rules are the same table (`rules.rs`), run on the `Var`
 //! algebra defined here: every value it computes is a `Var`. So the backward pass is itself a
 //! graph on the tape, and differentiating it again is just another sweep. The conventions where
 //! the math has no derivative (relu″ = 0, ties of a maximum, …) are listed in `rules.rs`.
@@ -201,6 +201,10 @@ impl<'t> Algebra for Var<'t> {
 
     fn powf(&self, p: f64) -> Var<'t> {
         Var::powf(*self, p)
+    }
+
+    fn scalar_sub(&self, c: f64) -> Var<'t> {
+        c - *self
     }
 
     fn masked(&self, x: &Var<'t>, keep: impl Fn(f64) -> bool) -> Var<'t> {

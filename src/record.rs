@@ -1,9 +1,9 @@
 //! Recording a node ([`Tape::record`]) and the list that holds the nodes ([`Nodes`]), written
 //! for a long tape of scalars: the measured tricks of recording live here, and nowhere else
-//! (docs/performance.md, "What the engine does for speed", has W4's measurements; the sweep's
-//! only ones are two `#[inline(always)]`, on `rules::vjp` and `GradSink::add`). Read from
-//! outside, `Tape::record` is "run the op's forward pass, append the node", and `Nodes` a
-//! `Vec<Node>` that only grows.
+//! (docs/performance.md, "What the engine does for speed", has W4's measurements). The sweep's
+//! are two `#[inline(always)]`, on `rules::vjp` and `GradSink::add`, and running the rules on
+//! `f64`s when every value is a scalar. Read from outside, `Tape::record` is "run the op's
+//! forward pass, append the node", and `Nodes` a `Vec<Node>` that grows until `clear`.
 //!
 //! The tricks, each worth about half of the time of recording a scalar node:
 //!
@@ -69,20 +69,18 @@ const PLACEHOLDER: Node = Node {
     value: Tensor::scalar(0.0),
 };
 
-/// Whether a node of `op` and `value` may own memory. Only a hint for `clear`: a node kept
-/// past it is dropped when it is overwritten, so a wrong answer holds memory longer, never
-/// leaks it.
+/// Whether `op` holds a box. Only a hint for `clear`: a node kept past it is dropped when it is
+/// overwritten, so a wrong answer would hold memory longer, never leak it or change a result.
 #[inline(always)]
-fn owns_memory(op: &Op, value: &Tensor) -> bool {
-    value.as_scalar().is_none()
-        || matches!(op, Op::Reshape(..) | Op::BroadcastTo(..) | Op::Custom(_))
+fn boxes(op: &Op) -> bool {
+    matches!(op, Op::Reshape(..) | Op::BroadcastTo(..) | Op::Custom(_))
 }
 
 /// The most placeholders added at a time past the last node: enough that adding them is rare,
 /// few enough that they do not touch much memory the tape may never use.
 const MAX_PLACEHOLDERS: usize = 1024;
 
-/// An append-only list of nodes.
+/// A list of nodes that grows until `clear` empties it.
 pub(crate) struct Nodes {
     /// The nodes, then nodes to overwrite: placeholders, or the nodes of before the last
     /// `clear` when none of them owned memory.
@@ -91,6 +89,8 @@ pub(crate) struct Nodes {
     /// Whether a node may own memory (a tensor buffer or a boxed op). If none does (a scalar
     /// graph), `clear` keeps them to overwrite rather than make a pass to drop them.
     holds_buffers: bool,
+    /// Whether every value is a scalar (shape `[]`): the sweep then computes in `f64`s.
+    all_scalars: bool,
 }
 
 impl Nodes {
@@ -99,6 +99,7 @@ impl Nodes {
             stored: Vec::with_capacity(capacity),
             len: 0,
             holds_buffers: false,
+            all_scalars: true,
         }
     }
 
@@ -116,7 +117,9 @@ impl Nodes {
         if self.len == self.stored.len() {
             self.add_placeholders();
         }
-        self.holds_buffers |= owns_memory(&op, &value);
+        let scalar = value.as_scalar().is_some();
+        self.all_scalars &= scalar;
+        self.holds_buffers |= !scalar || boxes(&op);
         // Field by field, so that each is written straight from registers into the list.
         let next = &mut self.stored[self.len];
         next.op = op;
@@ -124,9 +127,9 @@ impl Nodes {
         self.len += 1;
     }
 
-    /// Whether every node holds a scalar and owns no memory: a graph of scalars.
+    /// Whether every node's value is a scalar: a graph of scalars.
     pub fn all_scalars(&self) -> bool {
-        !self.holds_buffers
+        self.all_scalars
     }
 
     /// Forgets every node, keeping the allocation. The nodes are dropped if one may own
@@ -137,6 +140,7 @@ impl Nodes {
             self.holds_buffers = false;
         }
         self.len = 0;
+        self.all_scalars = true;
     }
 
     /// Stores up to [`MAX_PLACEHOLDERS`] placeholders past the nodes, as many as the capacity

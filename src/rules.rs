@@ -2,11 +2,13 @@
 //! the engine's own operations, for any [`Algebra`] of values.
 //!
 //! Given an op's output `z`, the upstream gradient `g = ∂l/∂z` (of `z`'s shape) and its inputs,
-//! a rule sends each input's contribution `g · ∂z/∂input` to a [`Sink`]. Two algebras run the
+//! a rule sends each input's contribution `g · ∂z/∂input` to a [`Sink`]. Three algebras run the
 //! same rules:
 //!
 //! - [`Tensor`] (below): the first-order sweep of `backward()` (`backward.rs`) computes with
 //!   plain tensors, and nothing is recorded;
+//! - `f64` (below): the same sweep, when every value on the tape is a scalar, computes with
+//!   plain numbers (the same arithmetic as a scalar tensor's, without its checks);
 //! - `Var` (`grad.rs`): [`Var::grad`](crate::Var::grad) computes with values recorded on the
 //!   tape, so the gradient is itself a graph, and differentiating it again is another sweep.
 //!
@@ -47,7 +49,7 @@ pub(crate) trait Algebra:
     /// `value` as a constant of this algebra: nothing is differentiated through it.
     fn constant(&self, value: Tensor) -> Self;
 
-    /// Elementwise functions.
+    /// `eˣ`.
     fn exp(&self) -> Self;
     /// `sin x`.
     fn sin(&self) -> Self;
@@ -57,10 +59,15 @@ pub(crate) trait Algebra:
     fn sigmoid(&self) -> Self;
     /// `xᵖ`.
     fn powf(&self, p: f64) -> Self;
+    /// `c − x`.
+    fn scalar_sub(&self, c: f64) -> Self;
 
-    /// `self` where `keep(x)` holds and 0 elsewhere; the mask is a constant.
+    /// `self` where `keep(x)` holds and 0 elsewhere; the mask is a constant. (The `Var`
+    /// algebra multiplies by the mask, so an infinite `self` gives NaN where the mask is 0.)
     fn masked(&self, x: &Self, keep: impl Fn(f64) -> bool) -> Self;
-    /// `σ(self) − t`, computed without cancellation where `σ(self)` is close to 1.
+    /// `σ(self) − t`. Tensors and numbers compute it without cancellation where `σ(self)` is
+    /// close to 1; the `Var` algebra records it plainly as `σ(x) − t`, so a second derivative
+    /// is built from ops that have one.
     fn sigmoid_minus(&self, t: &Self) -> Self;
 
     /// The sum along `axis`, which is removed.
@@ -74,7 +81,7 @@ pub(crate) trait Algebra:
     /// The transpose of a 2-D value.
     fn transpose(&self) -> Self;
     /// The product `a · b` of `self` read as `a` and `other` read as `b` (each a row-major
-    /// matrix, transposed or not), given the shape `shape`.
+    /// matrix, transposed or not), reshaped to `shape`.
     fn product(&self, a: Mat, other: &Self, b: Mat, shape: &[usize]) -> Self;
 
     /// A custom op's own rule: one gradient per input, each of that input's shape.
@@ -157,9 +164,9 @@ pub(crate) fn vjp<A: Algebra>(
         Op::ScalarSub(_, x) | Op::Neg(x) => sink.add(x, || -g()),
         Op::ScalarDiv(_, x) => sink.add(x, || -(g() * z()) / v(x)),
         Op::Relu(x) => sink.add(x, || g().masked(&v(x), |x| x > 0.0)),
-        Op::Sigmoid(x) => sink.add(x, || g() * (z() * one_minus(z()))),
+        Op::Sigmoid(x) => sink.add(x, || g() * (z() * z().scalar_sub(1.0))),
         Op::Softplus(x) => sink.add(x, || g() * v(x).sigmoid()),
-        Op::Tanh(x) => sink.add(x, || g() * one_minus(z() * z())),
+        Op::Tanh(x) => sink.add(x, || g() * (z() * z()).scalar_sub(1.0)),
         Op::Sin(x) => sink.add(x, || g() * v(x).cos()),
         Op::Cos(x) => sink.add(x, || -(g() * v(x).sin())),
         Op::Exp(x) => sink.add(x, || g() * z()),
@@ -212,11 +219,6 @@ fn view(t: &Tensor, m: Mat) -> MatRef<'_> {
     if m.transposed { matrix.t() } else { matrix }
 }
 
-/// `1 − x`, as `−x + 1` (the same number: IEEE subtraction adds the negation).
-fn one_minus<A: Algebra>(x: A) -> A {
-    -x + 1.0
-}
-
 /// The first-order algebra: plain tensors, nothing recorded.
 impl Algebra for Tensor {
     fn shape(&self) -> Shape {
@@ -249,6 +251,10 @@ impl Algebra for Tensor {
 
     fn powf(&self, p: f64) -> Tensor {
         self.map(move |x| x.powf(p))
+    }
+
+    fn scalar_sub(&self, c: f64) -> Tensor {
+        self.map(move |x| c - x)
     }
 
     fn masked(&self, x: &Tensor, keep: impl Fn(f64) -> bool) -> Tensor {
@@ -295,7 +301,9 @@ impl Algebra for Tensor {
 }
 
 /// The first-order algebra of a graph of scalars: plain numbers, with the arithmetic of
-/// [`Tensor`]'s scalars. A scalar has no axes, so the shape operations leave it as it is.
+/// [`Tensor`]'s scalars. A reshape or broadcast of a scalar to a scalar leaves it as it is; the
+/// ops with an axis or a matrix never have scalar inputs (their forward pass refuses them), so
+/// their operations are never asked of a number.
 impl Algebra for f64 {
     fn shape(&self) -> Shape {
         Shape::scalar()
@@ -327,6 +335,10 @@ impl Algebra for f64 {
 
     fn powf(&self, p: f64) -> f64 {
         f64::powf(*self, p)
+    }
+
+    fn scalar_sub(&self, c: f64) -> f64 {
+        c - *self
     }
 
     fn masked(&self, x: &f64, keep: impl Fn(f64) -> bool) -> f64 {

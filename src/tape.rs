@@ -4,8 +4,9 @@
 //! ever appended, so the list is always in topological order and the backward pass can walk it
 //! in reverse. The tape owns every node; a [`Var`](crate::Var) is only an index into it. This
 //! file does not differentiate anything (that is `backward.rs`), nor define ops (`op.rs`), nor
-//! hand out `Var`s: the methods that record and return one (`Tape::param`, `Tape::constant` and
-//! each op's method on `Var`) are in `var.rs`, above it.
+//! hand out `Var`s: the methods that record and return one are in `var.rs` (`Tape::param`,
+//! `Tape::constant`, each op's method on `Var`), `record.rs` (`Tape::record`, which they call)
+//! and `custom.rs` (`Tape::custom`).
 
 pub use crate::op::NodeId;
 use crate::op::Op;

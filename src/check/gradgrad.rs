@@ -3,7 +3,7 @@
 //! The gradient that [`Var::grad`] records is differentiated again, along a random direction
 //! `v` per input: the analytic side is the Hessian-vector product `H·v` (the gradient of
 //! `⟨∇L, v⟩`, both sweeps on the tape), the numeric side the central difference of `⟨∇L, v⟩`
-//! where `∇L` comes from `backward()` — the rules run on plain tensors, which `gradcheck`
+//! where `∇L` comes from `backward()` — the rules run on plain tensors or numbers, which `gradcheck`
 //! checks on their own. So a rule that is right to first order but differentiates wrongly when
 //! recorded (a mask that should not be constant, a custom op's `backward_vars`) cannot agree
 //! with itself. When an element disagrees, each node of `f` is re-checked alone, as `gradcheck`
