@@ -24,6 +24,12 @@ pub enum Error {
         /// The number of values given.
         actual: usize,
     },
+    /// The shape holds more elements than a `usize` can count, or more than memory can hold:
+    /// no tensor of it can exist.
+    TooLarge {
+        /// The requested shape.
+        shape: Vec<usize>,
+    },
     /// A parameter file could not be read or written.
     Io {
         /// The file.
@@ -65,6 +71,10 @@ impl fmt::Display for Error {
             } => write!(
                 f,
                 "from_vec: shape {shape:?} holds {expected} elements, but {actual} values were given"
+            ),
+            Error::TooLarge { shape } => write!(
+                f,
+                "from_vec: shape {shape:?} holds more elements than a usize counts"
             ),
             Error::Io {
                 path,

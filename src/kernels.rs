@@ -8,7 +8,7 @@
 
 use crate::matmul::{MatRef, gemm};
 use crate::shape::{Shape, broadcast_shapes, broadcast_strides, broadcasts_to, for_each_offset};
-use crate::tensor::Tensor;
+use crate::tensor::{Tensor, allocate};
 
 impl Tensor {
     /// A tensor of the same shape with `f` applied to every element.
@@ -224,14 +224,16 @@ impl Tensor {
         if self.shape() == shape {
             return self.clone();
         }
+        let target = Shape::from(shape);
+        let (mut data, size) = allocate("broadcast_to", &target);
         if let [x] = self.data() {
-            return Tensor::full(shape, *x); // the gradient of a sum or a mean
+            data.resize(size, *x); // the gradient of a sum or a mean
+            return Tensor::from_parts(target, data);
         }
         let x = self.data();
         let strides = broadcast_strides(self.shape(), shape);
-        let mut data = Vec::with_capacity(shape.iter().product());
         for_each_offset(shape, [&strides], |_, [i]| data.push(x[i]));
-        Tensor::from_parts(Shape::from(shape), data)
+        Tensor::from_parts(target, data)
     }
 
     /// Sums over the dimensions that broadcasting added, giving a tensor of `shape`: the reverse

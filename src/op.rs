@@ -8,6 +8,7 @@
 //! Only log-softmax and logsumexp are fused, because composing them would overflow.
 
 use crate::custom::CustomCall;
+use crate::kernels::check_axis;
 use crate::shape::Shape;
 use crate::tensor::Tensor;
 use std::fmt;
@@ -78,7 +79,8 @@ pub enum Op {
     Neg(NodeId),
     /// `z = 1 if x > 0 else 0` · `dx = 0` everywhere (nothing is accumulated)
     Step(NodeId),
-    /// `z = max(x, 0)` · `dx = g ⊙ [x > 0]` (so relu′(0) = 0)
+    /// `z = 0 if x < 0 else x` · `dx = g ⊙ [not x ≤ 0]` (PyTorch's: relu′(0) = 0, and NaN
+    /// propagates, forward and backward)
     Relu(NodeId),
     /// `z = σ(x) = 1 / (1 + e^−x)` · `dx = g ⊙ z ⊙ (1 − z)`
     Sigmoid(NodeId),
@@ -290,7 +292,7 @@ impl Op {
             Op::ScalarDiv(c, x) => v(x).map(move |x| c / x),
             Op::Neg(x) => v(x).map(|x| -x),
             Op::Step(x) => v(x).map(|x| if x > 0.0 { 1.0 } else { 0.0 }),
-            Op::Relu(x) => v(x).map(|x| if x > 0.0 { x } else { 0.0 }),
+            Op::Relu(x) => v(x).map(relu),
             Op::Sigmoid(x) => v(x).map(sigmoid),
             Op::Softplus(x) => v(x).map(softplus),
             Op::Tanh(x) => v(x).map(f64::tanh),
@@ -303,7 +305,7 @@ impl Op {
             Op::Abs(x) => v(x).map(f64::abs),
             Op::Sum(x) => Tensor::scalar(v(x).sum()),
             Op::SumAxis(x, axis) => v(x).fold_axis(axis, "sum_axis", 0.0, |s, x| s + x),
-            Op::MaxAxis(x, axis) => v(x).fold_axis(axis, "max_axis", f64::NEG_INFINITY, max_nan),
+            Op::MaxAxis(x, axis) => max_axis(v(x), axis),
             Op::Transpose(x) => v(x).transpose(),
             Op::Reshape(x, ref shape) => v(x).reshape(shape),
             Op::BroadcastTo(x, ref shape) => v(x).broadcast_to(shape),
@@ -313,6 +315,34 @@ impl Op {
             Op::Custom(ref call) => call.forward(v),
         }
     }
+}
+
+/// `max(x, 0)` as PyTorch computes it: NaN stays NaN, and −0 stays −0.
+fn relu(x: f64) -> f64 {
+    if x < 0.0 { 0.0 } else { x }
+}
+
+/// Whether relu's derivative is 1 at `x` (PyTorch's rule: 0 for x ≤ 0, 1 elsewhere, NaN
+/// included, so a NaN upstream gradient is passed on).
+pub(crate) fn relu_passes(x: f64) -> bool {
+    x > 0.0 || x.is_nan()
+}
+
+/// The maximum of `x` along `axis`, which is removed.
+///
+/// # Panics
+///
+/// If `axis` is not a dimension of `x`, or is empty: a maximum of nothing is undefined (numpy
+/// and PyTorch refuse it too, where −∞ would pass unnoticed).
+#[track_caller]
+fn max_axis(x: &Tensor, axis: usize) -> Tensor {
+    check_axis(x.shape(), axis, "max_axis");
+    assert!(
+        x.shape()[axis] > 0,
+        "max_axis: axis {axis} of shape {:?} is empty, and a maximum of no elements is undefined",
+        x.shape()
+    );
+    x.fold_axis(axis, "max_axis", f64::NEG_INFINITY, max_nan)
 }
 
 /// The logistic function, written so that neither branch overflows.

@@ -24,7 +24,7 @@
 use crate::custom::CustomCall;
 use crate::kernels::matmul_dims;
 use crate::matmul::{MatRef, gemm};
-use crate::op::{NodeId, Op, max_ties, sigmoid, sign};
+use crate::op::{NodeId, Op, max_ties, relu_passes, sigmoid, sign};
 use crate::shape::Shape;
 use crate::tensor::Tensor;
 use std::ops::{Add, Div, Mul, Neg, Sub};
@@ -163,7 +163,7 @@ pub(crate) fn vjp<A: Algebra>(
         Op::DivScalar(x, c) => sink.add(x, || g() / c),
         Op::ScalarSub(_, x) | Op::Neg(x) => sink.add(x, || -g()),
         Op::ScalarDiv(_, x) => sink.add(x, || -(g() * z()) / v(x)),
-        Op::Relu(x) => sink.add(x, || g().masked(&v(x), |x| x > 0.0)),
+        Op::Relu(x) => sink.add(x, || g().masked(&v(x), relu_passes)),
         Op::Sigmoid(x) => sink.add(x, || g() * (z() * z().scalar_sub(1.0))),
         Op::Softplus(x) => sink.add(x, || g() * v(x).sigmoid()),
         Op::Tanh(x) => sink.add(x, || g() * (z() * z()).scalar_sub(1.0)),

@@ -19,8 +19,21 @@ impl Shape {
     }
 
     /// The number of elements a tensor of this shape holds (1 for a scalar).
+    ///
+    /// # Panics
+    ///
+    /// If that number does not fit a `usize` (no such tensor can exist; see
+    /// [`checked_size`](Shape::checked_size)).
+    #[track_caller]
     pub fn size(&self) -> usize {
-        self.0.iter().product()
+        self.checked_size()
+            .unwrap_or_else(|| panic!("the shape {self:?} holds more elements than a usize counts"))
+    }
+
+    /// The number of elements a tensor of this shape holds, or `None` if it overflows a
+    /// `usize`.
+    pub fn checked_size(&self) -> Option<usize> {
+        self.0.iter().try_fold(1usize, |n, &d| n.checked_mul(d))
     }
 
     /// Row-major strides: how far apart, in elements, consecutive indices of each axis are.

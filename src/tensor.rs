@@ -44,7 +44,8 @@ impl Tensor {
     ///
     /// # Errors
     ///
-    /// [`Error::DataLength`] if `data.len()` is not the number of elements `shape` holds.
+    /// [`Error::DataLength`] if `data.len()` is not the number of elements `shape` holds;
+    /// [`Error::TooLarge`] if that number overflows a `usize`.
     ///
     /// ```
     /// use tapegrad::Tensor;
@@ -55,9 +56,14 @@ impl Tensor {
     /// ```
     pub fn from_vec(data: Vec<f64>, shape: &[usize]) -> Result<Tensor, Error> {
         let shape = Shape::from(shape);
-        if data.len() != shape.size() {
+        let Some(size) = shape.checked_size() else {
+            return Err(Error::TooLarge {
+                shape: shape.to_vec(),
+            });
+        };
+        if data.len() != size {
             return Err(Error::DataLength {
-                expected: shape.size(),
+                expected: size,
                 actual: data.len(),
                 shape: shape.to_vec(),
             });
@@ -75,21 +81,37 @@ impl Tensor {
     }
 
     /// A tensor of `shape` with every element `value`.
+    ///
+    /// # Panics
+    ///
+    /// If no tensor of `shape` fits in memory; the message gives the shape and the bytes.
+    #[track_caller]
     pub fn full(shape: &[usize], value: f64) -> Tensor {
         if shape.is_empty() {
             return Tensor::scalar(value);
         }
         let shape = Shape::from(shape);
-        let data = vec![value; shape.size()];
+        let (mut data, size) = allocate("full", &shape);
+        data.resize(size, value);
         Tensor::from_parts(shape, data)
     }
 
     /// A tensor of `shape` filled with zeros.
+    ///
+    /// # Panics
+    ///
+    /// As [`full`](Tensor::full).
+    #[track_caller]
     pub fn zeros(shape: &[usize]) -> Tensor {
         Tensor::full(shape, 0.0)
     }
 
     /// A tensor of `shape` filled with ones.
+    ///
+    /// # Panics
+    ///
+    /// As [`full`](Tensor::full).
+    #[track_caller]
     pub fn ones(shape: &[usize]) -> Tensor {
         Tensor::full(shape, 1.0)
     }
@@ -101,9 +123,15 @@ impl Tensor {
     /// let t = Tensor::from_fn(&[2, 3], |i| i as f64);
     /// assert_eq!(t, Tensor::from([[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]));
     /// ```
+    ///
+    /// # Panics
+    ///
+    /// As [`full`](Tensor::full).
+    #[track_caller]
     pub fn from_fn(shape: &[usize], f: impl FnMut(usize) -> f64) -> Tensor {
         let shape = Shape::from(shape);
-        let data = (0..shape.size()).map(f).collect();
+        let (mut data, size) = allocate("from_fn", &shape);
+        data.extend((0..size).map(f));
         Tensor::from_parts(shape, data)
     }
 
@@ -258,6 +286,10 @@ impl Tensor {
     #[track_caller]
     pub fn reshape(&self, shape: &[usize]) -> Tensor {
         let shape = Shape::from(shape);
+        assert!(
+            shape.checked_size().is_some(),
+            "reshape: the shape {shape:?} holds more elements than a usize counts"
+        );
         assert_eq!(
             shape.size(),
             self.len(),
@@ -290,6 +322,26 @@ impl Tensor {
     pub fn is_finite(&self) -> bool {
         self.data().iter().all(|x| x.is_finite())
     }
+}
+
+/// An empty buffer with room for the elements of `shape`, and their number.
+///
+/// # Panics
+///
+/// If their number overflows a `usize`, or the allocator refuses the bytes: the message names
+/// `op`, the shape and the byte count, where `vec!` would abort the process.
+#[track_caller]
+pub(crate) fn allocate(op: &str, shape: &Shape) -> (Vec<f64>, usize) {
+    let size = shape.checked_size();
+    let Some(bytes) = size.and_then(|n| n.checked_mul(std::mem::size_of::<f64>())) else {
+        panic!("{op}: the shape {shape:?} holds more elements than memory can address");
+    };
+    let size = bytes / std::mem::size_of::<f64>();
+    let mut data = Vec::new();
+    if data.try_reserve_exact(size).is_err() {
+        panic!("{op}: cannot allocate {bytes} bytes for a tensor of shape {shape:?}");
+    }
+    (data, size)
 }
 
 impl PartialEq for Tensor {

@@ -180,7 +180,7 @@ impl<'t> Var<'t> {
         self.tape.record(Op::Step(self.id))
     }
 
-    /// `max(x, 0)`; its derivative at 0 is taken as 0.
+    /// `max(x, 0)`; its derivative at 0 is taken as 0, and a NaN stays NaN (as in PyTorch).
     #[track_caller]
     pub fn relu(self) -> Var<'t> {
         self.tape.record(Op::Relu(self.id))
@@ -295,7 +295,7 @@ impl<'t> Var<'t> {
     ///
     /// # Panics
     ///
-    /// If `axis` is not a dimension of the value.
+    /// If `axis` is not a dimension of the value, or has length 0.
     #[track_caller]
     pub fn max_axis(self, axis: usize) -> Var<'t> {
         self.tape.record(Op::MaxAxis(self.id, axis))

@@ -6,7 +6,7 @@
 //! numbers a trace reports as contributions and gradients come from the sweep itself, so a
 //! factor here can only be misdescribed, never make a gradient wrong (the tests compare the two).
 
-use crate::op::Op;
+use crate::op::{Op, relu_passes};
 use crate::tape::{Node, NodeId};
 use crate::tensor::Tensor;
 
@@ -80,7 +80,10 @@ pub(crate) fn local_factor(
         ),
         Op::BceWithLogits(x, _) => elementwise(format!("−{}", n(x)), v(x).map(|x| -x)),
         Op::Step(_) => LocalFactor::Zero,
-        Op::Relu(x) => elementwise(format!("[{} > 0]", n(x)), v(x).map(|x| f64::from(x > 0.0))),
+        Op::Relu(x) => elementwise(
+            format!("[{} > 0]", n(x)),
+            v(x).map(|x| f64::from(relu_passes(x))),
+        ),
         Op::Sigmoid(_) => elementwise(format!("{z}·(1 − {z})"), out.map(|z| z * (1.0 - z))),
         Op::Softplus(x) => elementwise(
             format!("σ({})", n(x)),
