@@ -254,9 +254,12 @@ impl Mlp {
             .layers
             .split_last()
             .expect("an Mlp has at least one layer");
-        let h = hidden.iter().fold(x, |h, layer| {
-            self.activation.apply(layer.forward(params, h))
-        });
+        // A loop, not `fold`: a closure would end `#[track_caller]`, and a shape error (or a
+        // node's recorded line) would point inside this file instead of at the caller.
+        let mut h = x;
+        for layer in hidden {
+            h = self.activation.apply(layer.forward(params, h));
+        }
         last.forward(params, h)
     }
 }

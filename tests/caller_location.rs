@@ -146,4 +146,23 @@ fn losses_and_layers_point_at_the_callers_line() {
         },
         line!(),
     );
+    // Through an Mlp, whose layers run in a loop: the shape error is the first layer's.
+    assert_points_here(
+        line!(),
+        || {
+            let mut store = ParamStore::new();
+            let mut rng = nn::seeded_rng(0);
+            let mlp = nn::Mlp::new(
+                &mut store,
+                "mlp",
+                &[3, 4, 2],
+                nn::Activation::Tanh,
+                &mut rng,
+            );
+            let t = Tape::new();
+            let p = store.on_tape(&t);
+            let _ = mlp.forward(&p, t.constant(Tensor::zeros(&[4, 5])));
+        },
+        line!(),
+    );
 }
