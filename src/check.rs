@@ -147,6 +147,24 @@ impl GradCheckOptions {
         }
     }
 
+    /// Panics, naming `check`, unless the step is finite and positive and the tolerances are
+    /// finite and not negative: a step of 0 divides by zero, and a NaN tolerance passes
+    /// everything.
+    #[track_caller]
+    fn validate(&self, check: &str) {
+        assert!(
+            self.step.is_finite() && self.step > 0.0,
+            "{check}: the finite-difference step must be finite and positive, got {}",
+            self.step
+        );
+        for (name, tolerance) in [("atol", self.atol), ("rtol", self.rtol)] {
+            assert!(
+                tolerance.is_finite() && tolerance >= 0.0,
+                "{check}: {name} must be finite and not negative, got {tolerance}"
+            );
+        }
+    }
+
     /// The cotangent tensor for an output of `shape`.
     #[track_caller]
     fn cotangent_for(&self, shape: &[usize]) -> Tensor {
@@ -200,7 +218,9 @@ impl GradCheckOptions {
 ///
 /// # Panics
 ///
-/// If the output's shape does not fit the cotangent option, or if `f` panics.
+/// If the output's shape does not fit the cotangent option, if `f` panics, if the inputs hold
+/// no element, or if the step is not finite and positive or a tolerance not finite and
+/// non-negative.
 #[track_caller]
 pub fn gradcheck<F>(
     f: F,
@@ -210,6 +230,7 @@ pub fn gradcheck<F>(
 where
     F: for<'t> Fn(&[Var<'t>]) -> Var<'t>,
 {
+    options.validate("gradcheck");
     let tape = Tape::new();
     let (vars, output) = record(&tape, &f, inputs, "gradcheck");
     let cotangent = options.cotangent_for(&output.shape());
@@ -250,6 +271,10 @@ fn record<'t, F>(tape: &'t Tape, f: &F, inputs: &[Tensor], check: &str) -> (Vec<
 where
     F: for<'s> Fn(&[Var<'s>]) -> Var<'s>,
 {
+    assert!(
+        inputs.iter().any(|x| !x.is_empty()),
+        "{check}: the inputs hold no element, so there is no gradient to check"
+    );
     let vars: Vec<Var<'t>> = inputs.iter().map(|x| tape.param(x.clone())).collect();
     let output = f(&vars);
     assert!(
@@ -283,7 +308,8 @@ where
 ///
 /// # Panics
 ///
-/// If `gradient(at)` does not have `at`'s shape.
+/// If `gradient(at)` does not have `at`'s shape, if `at` holds no element, or on options that
+/// [`gradcheck`] refuses.
 #[track_caller]
 pub fn check_gradient_fn(
     value: impl Fn(&Tensor) -> f64,
@@ -291,6 +317,11 @@ pub fn check_gradient_fn(
     at: &Tensor,
     options: GradCheckOptions,
 ) -> Result<GradCheckReport, GradCheckError> {
+    options.validate("check_gradient_fn");
+    assert!(
+        !at.is_empty(),
+        "check_gradient_fn: the point holds no element, so there is no gradient to check"
+    );
     let analytic = gradient(at);
     assert!(
         analytic.shape() == at.shape(),

@@ -442,3 +442,75 @@ fn a_step_outside_the_domain_is_not_blamed_on_the_op() {
     let error = gradcheck(|v| v[0].sqrt().sum(), &[x], GradCheckOptions::default()).unwrap_err();
     assert!(error.culprit_node().is_none(), "{error}");
 }
+
+/// Runs `gradcheck` of Σx² at [1, 2] with `options`, for the bad-option tests below.
+fn square_sum_check(options: GradCheckOptions) {
+    let _ = gradcheck(
+        |v| (v[0] * v[0]).sum(),
+        &[Tensor::from([1.0, 2.0])],
+        options,
+    );
+}
+
+#[test]
+#[should_panic(
+    expected = "gradcheck: the finite-difference step must be finite and positive, got 0"
+)]
+fn a_step_of_zero_is_refused() {
+    square_sum_check(GradCheckOptions::default().with_step(0.0));
+}
+
+#[test]
+#[should_panic(
+    expected = "gradcheck: the finite-difference step must be finite and positive, got -0.001"
+)]
+fn a_negative_step_is_refused() {
+    square_sum_check(GradCheckOptions::default().with_step(-1e-3));
+}
+
+#[test]
+#[should_panic(expected = "gradcheck: atol must be finite and not negative, got NaN")]
+fn a_nan_tolerance_is_refused_rather_than_passing_everything() {
+    square_sum_check(GradCheckOptions::default().with_tolerances(f64::NAN, 1e-6));
+}
+
+#[test]
+#[should_panic(expected = "gradcheck: rtol must be finite and not negative, got inf")]
+fn an_infinite_tolerance_is_refused() {
+    square_sum_check(GradCheckOptions::default().with_tolerances(1e-8, f64::INFINITY));
+}
+
+#[test]
+#[should_panic(
+    expected = "gradcheck: the inputs hold no element, so there is no gradient to check"
+)]
+fn an_input_with_nothing_to_check_says_so_instead_of_passing() {
+    let _ = gradcheck(
+        |v| v[0].sum(),
+        &[Tensor::zeros(&[0])],
+        GradCheckOptions::default(),
+    );
+}
+
+#[test]
+#[should_panic(
+    expected = "gradgradcheck: the finite-difference step must be finite and positive, got NaN"
+)]
+fn gradgradcheck_validates_its_options_too() {
+    let _ = tapegrad::check::gradgradcheck(
+        |v| (v[0] * v[0] * v[0]).sum(),
+        &[Tensor::from([1.0])],
+        GradCheckOptions::default().with_step(f64::NAN),
+    );
+}
+
+#[test]
+#[should_panic(expected = "check_gradient_fn: the point holds no element")]
+fn check_gradient_fn_refuses_an_empty_point() {
+    let _ = check_gradient_fn(
+        |x| x.sum(),
+        |x| x.clone(),
+        &Tensor::zeros(&[0]),
+        GradCheckOptions::default(),
+    );
+}

@@ -59,6 +59,7 @@ pub fn gradgradcheck<F>(
 where
     F: for<'t> Fn(&[Var<'t>]) -> Var<'t>,
 {
+    options.validate("gradgradcheck");
     let tape = Tape::new();
     let (_, output) = record(&tape, &f, inputs, "gradgradcheck");
     let cotangent = options.cotangent_for(&output.shape());
