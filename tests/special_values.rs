@@ -116,3 +116,51 @@ fn powers_at_zero_have_pytorchs_values_and_gradients() {
         assert_eq!(y.grad(&[x])[0].value().item(), gradient, "p = {p}");
     }
 }
+
+#[test]
+fn nan_provenance_names_the_rule_that_produced_it_with_its_name_and_line() {
+    let tape = Tape::new();
+    let x = tape.param(Tensor::from([0.0, 4.0])).named("x");
+    let line = line!() + 1;
+    let root = x.sqrt().named("root");
+    let loss = (root * 3.0).sum();
+    let grads = loss.backward();
+    assert_eq!(grads[x].data()[0], f64::INFINITY);
+    // The gradient of `mul` and of `root` are finite; sqrt's rule sent ∞ to x.
+    let culprit = grads
+        .first_non_finite(&tape)
+        .expect("a non-finite gradient");
+    assert_eq!(culprit.op, "sqrt");
+    assert_eq!(culprit.name.as_deref(), Some("root"));
+    assert_eq!(culprit.sent_to, Some(x.id()));
+    assert_eq!(
+        (culprit.location.file(), culprit.location.line()),
+        (file!(), line)
+    );
+    assert_eq!(culprit.inputs, vec![(x.id(), Tensor::from([0.0, 4.0]))]);
+    let report = culprit.to_string();
+    assert!(
+        report.starts_with("root (n1) = sqrt(n0 = [0.0 4.0]), recorded at ")
+            && report.ends_with("but its backward rule sent a non-finite one to n0"),
+        "{report}"
+    );
+    // All finite: nothing to report.
+    let fine = (x * x).sum().backward();
+    assert_eq!(fine.first_non_finite(&tape), None);
+}
+
+#[test]
+fn a_non_finite_gradient_inherited_from_upstream_is_blamed_on_the_rule_that_made_it() {
+    // ln at 0 sends ±∞ backward (1/x); the ops before it only pass it on.
+    let tape = Tape::new();
+    let x = tape.param(Tensor::from([0.0, 1.0]));
+    let y = (x * 2.0 + 1.0).ln().named("log");
+    let z = (x * 0.0).ln() + y; // ln(0) = −∞ forward, and 1/0 backward
+    let grads = z.sum().backward();
+    assert!(!grads[x].is_finite());
+    let culprit = grads.first_non_finite(&tape).unwrap();
+    assert_eq!(culprit.op, "ln");
+    assert_eq!(culprit.name, None, "the unnamed ln(x·0), not `log`");
+    // Forward, the first non-finite value is that ln's too.
+    assert_eq!(tape.first_non_finite().unwrap().node, culprit.node);
+}
