@@ -301,7 +301,7 @@ impl Op {
             Op::Exp(x) => v(x).map(f64::exp),
             Op::Ln(x) => v(x).map(f64::ln),
             Op::Sqrt(x) => v(x).map(f64::sqrt),
-            Op::Powf(x, p) => v(x).map(move |x| x.powf(p)),
+            Op::Powf(x, p) => v(x).map(move |x| powf(x, p)),
             Op::Abs(x) => v(x).map(f64::abs),
             Op::Sum(x) => Tensor::scalar(v(x).sum()),
             Op::SumAxis(x, axis) => v(x).fold_axis(axis, "sum_axis", 0.0, |s, x| s + x),
@@ -320,6 +320,16 @@ impl Op {
 /// `max(x, 0)` as PyTorch computes it: NaN stays NaN, and −0 stays −0.
 fn relu(x: f64) -> f64 {
     if x < 0.0 { 0.0 } else { x }
+}
+
+/// `xᵖ` as PyTorch computes it: like `f64::powf`, except that −∞ to a power that is not an
+/// integer is NaN, as any negative number's is (IEEE's `pow` gives +∞ or 0 there).
+pub(crate) fn powf(x: f64, p: f64) -> f64 {
+    if x == f64::NEG_INFINITY && p.fract() != 0.0 {
+        f64::NAN
+    } else {
+        x.powf(p)
+    }
 }
 
 /// Whether relu's derivative is 1 at `x` (PyTorch's rule: 0 for x ≤ 0, 1 elsewhere, NaN

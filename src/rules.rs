@@ -24,7 +24,7 @@
 use crate::custom::CustomCall;
 use crate::kernels::matmul_dims;
 use crate::matmul::{MatRef, gemm};
-use crate::op::{NodeId, Op, max_ties, relu_passes, sigmoid, sign};
+use crate::op::{NodeId, Op, max_ties, powf, relu_passes, sigmoid, sign};
 use crate::shape::Shape;
 use crate::tensor::Tensor;
 use std::ops::{Add, Div, Mul, Neg, Sub};
@@ -250,7 +250,7 @@ impl Algebra for Tensor {
     }
 
     fn powf(&self, p: f64) -> Tensor {
-        self.map(move |x| x.powf(p))
+        self.map(move |x| powf(x, p))
     }
 
     fn scalar_sub(&self, c: f64) -> Tensor {
@@ -334,7 +334,7 @@ impl Algebra for f64 {
     }
 
     fn powf(&self, p: f64) -> f64 {
-        f64::powf(*self, p)
+        powf(*self, p)
     }
 
     fn scalar_sub(&self, c: f64) -> f64 {

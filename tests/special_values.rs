@@ -164,3 +164,142 @@ fn a_non_finite_gradient_inherited_from_upstream_is_blamed_on_the_rule_that_made
     // Forward, the first non-finite value is that ln's too.
     assert_eq!(tape.first_non_finite().unwrap().node, culprit.node);
 }
+
+/// A number of the fixture: Python's repr, which Rust parses too ('nan', 'inf', '-0.0').
+fn number(field: &str) -> Option<f64> {
+    (field != "-" && field != "none").then(|| field.parse().expect("a number"))
+}
+
+/// Whether tapegrad's `ours` is PyTorch's `theirs`: both NaN, equal (0 equals −0), or within
+/// 1e-12 relative (the two libms may differ in the last bits of a transcendental function).
+fn agrees(ours: f64, theirs: f64) -> bool {
+    (ours.is_nan() && theirs.is_nan())
+        || ours == theirs
+        || (ours - theirs).abs() <= 1e-12 * ours.abs().max(theirs.abs())
+}
+
+/// z = op(x[, y]) on `tape`, for an op of the fixture with parameter `p`.
+fn apply<'t>(
+    op: &str,
+    p: Option<f64>,
+    x: tapegrad::Var<'t>,
+    y: Option<tapegrad::Var<'t>>,
+) -> tapegrad::Var<'t> {
+    let c = || p.expect("a parameter");
+    let y = || y.expect("a second operand");
+    match op {
+        "neg" => -x,
+        "relu" => x.relu(),
+        "sigmoid" => x.sigmoid(),
+        "softplus" => x.softplus(),
+        "tanh" => x.tanh(),
+        "sin" => x.sin(),
+        "cos" => x.cos(),
+        "exp" => x.exp(),
+        "ln" => x.ln(),
+        "sqrt" => x.sqrt(),
+        "abs" => x.abs(),
+        "powf" => x.powf(c()),
+        "add_scalar" => x + c(),
+        "mul_scalar" => x * c(),
+        "div_scalar" => x / c(),
+        "scalar_sub" => c() - x,
+        "scalar_div" => c() / x,
+        "add" => x + y(),
+        "sub" => x - y(),
+        "mul" => x * y(),
+        "div" => x / y(),
+        other => panic!("the fixture has an op tapegrad's test does not know: {other}"),
+    }
+}
+
+/// Where tapegrad differs from PyTorch on purpose, as `(op, parameter, x, y, quantity)`; the
+/// architecture chapter ("Special values") says why.
+const KNOWN_DIFFERENCES: &[(&str, &str, &str, &str, &str)] = &[
+    // σ(−745) = e⁻⁷⁴⁵ ≈ 5e-324, the smallest subnormal; PyTorch's 1 / (1 + e⁷⁴⁵) rounds to 0.
+    ("sigmoid", "-", "-745.0", "-", "z"),
+    ("sigmoid", "-", "-745.0", "-", "dz/dx"),
+    ("sigmoid", "-", "-745.0", "-", "d2z/dx2"),
+    ("softplus", "-", "-745.0", "-", "d2z/dx2"),
+    // |x|′ at NaN: NaN in, NaN out (PyTorch's sign(NaN) is 0).
+    ("abs", "-", "nan", "-", "dz/dx"),
+    // (c / x)′ = −z / x is 0 for c = −0 and a tiny x, where PyTorch's −c / x² divides 0 by an
+    // underflowed 0.
+    ("scalar_div", "-0.0", "1e-300", "-", "dz/dx"),
+    ("scalar_div", "-0.0", "1e-300", "-", "d2z/dx2"),
+    ("scalar_div", "-0.0", "-1e-300", "-", "dz/dx"),
+    ("scalar_div", "-0.0", "-1e-300", "-", "d2z/dx2"),
+    // (−∞)ᵖ for p not an integer is NaN in both; PyTorch's derivatives there come from IEEE's
+    // pow(−∞, p − 1) and are ±0, tapegrad's are NaN like the value.
+    ("powf", "0.5", "-inf", "-", "d2z/dx2"),
+    ("powf", "-0.5", "-inf", "-", "dz/dx"),
+    ("powf", "-0.5", "-inf", "-", "d2z/dx2"),
+];
+
+#[test]
+fn every_elementwise_op_matches_pytorch_at_special_values_to_second_order() {
+    let fixture = include_str!("fixtures/special_values.tsv");
+    let mut differences = Vec::new();
+    let mut pinned_seen = vec![false; KNOWN_DIFFERENCES.len()];
+    let mut rows = 0;
+    for line in fixture.lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        let (op, p, x0, y0) = (f[0], number(f[1]), number(f[2]).unwrap(), number(f[3]));
+        let tape = Tape::new();
+        let x = tape.param(x0);
+        let y = y0.map(|y0| tape.param(y0));
+        let z = apply(op, p, x, y);
+        let first = z.backward();
+        let dz = z.grad(&[x])[0];
+        let d2 = dz.grad(&[x])[0].value().item();
+        let mut ours = vec![
+            ("z", z.value().item()),
+            ("dz/dx", first[x].item()),
+            ("d2z/dx2", d2),
+        ];
+        if let Some(y) = y {
+            ours.push(("dz/dy", first[y].item()));
+        }
+        // Var::grad agrees with backward() to the bit, special values included.
+        assert_eq!(
+            dz.value().item().to_bits(),
+            first[x].item().to_bits(),
+            "{line}"
+        );
+        for (i, (quantity, value)) in ours.into_iter().enumerate() {
+            let Some(theirs) = number(f[4 + i]) else {
+                continue;
+            };
+            if !agrees(value, theirs) {
+                let key = (f[0], f[1], f[2], f[3], quantity);
+                let known = KNOWN_DIFFERENCES.iter().position(|&pinned| pinned == key);
+                if let Some(k) = known {
+                    pinned_seen[k] = true;
+                }
+                if known.is_none() {
+                    differences.push(format!(
+                        "{op} p={} x={} y={}: {quantity} = {value:?}, PyTorch {theirs:?}",
+                        f[1], f[2], f[3]
+                    ));
+                }
+            }
+        }
+        rows += 1;
+    }
+    assert!(rows > 600, "the fixture has {rows} rows");
+    let stale: Vec<_> = KNOWN_DIFFERENCES
+        .iter()
+        .zip(&pinned_seen)
+        .filter(|(_, seen)| !**seen)
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "pinned differences that no longer differ: {stale:?}"
+    );
+    assert!(
+        differences.is_empty(),
+        "{} differences:\n{}",
+        differences.len(),
+        differences.join("\n")
+    );
+}
