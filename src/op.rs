@@ -280,9 +280,7 @@ impl Op {
             Op::Add(x, y) => v(x).zip_with(v(y), "add", |x, y| x + y),
             Op::Sub(x, y) => v(x).zip_with(v(y), "sub", |x, y| x - y),
             Op::Mul(x, y) => v(x).zip_with(v(y), "mul", |x, y| x * y),
-            Op::BceWithLogits(x, t) => v(x).zip_with(v(t), "bce_with_logits", |x, t| {
-                (x.max(0.0) - t * x) + (-x.abs()).exp().ln_1p()
-            }),
+            Op::BceWithLogits(x, t) => v(x).zip_with(v(t), "bce_with_logits", bce_with_logits),
             Op::Div(x, y) => v(x).zip_with(v(y), "div", |x, y| x / y),
             // `move`: the closures copy the constant rather than point at it on the stack.
             Op::AddScalar(x, c) => v(x).map(move |x| x + c),
@@ -314,6 +312,17 @@ impl Op {
             Op::LogSumExp(x, axis) => v(x).logsumexp_axis(axis, "logsumexp"),
             Op::Custom(ref call) => call.forward(v),
         }
+    }
+}
+
+/// The binary cross-entropy of logit `x` against target `t` (see [`Op::BceWithLogits`]). At
+/// `x = +∞` the two terms of `max(x, 0) − t·x` are both infinite; there it is `(1 − t)·x`, the
+/// limit (+∞ for a target below 1), as PyTorch computes it.
+fn bce_with_logits(x: f64, t: f64) -> f64 {
+    if x == f64::INFINITY {
+        (1.0 - t) * x
+    } else {
+        (x.max(0.0) - t * x) + (-x.abs()).exp().ln_1p()
     }
 }
 
