@@ -332,11 +332,10 @@ impl Tensor {
 /// `op`, the shape and the byte count, where `vec!` would abort the process.
 #[track_caller]
 pub(crate) fn allocate(op: &str, shape: &Shape) -> (Vec<f64>, usize) {
-    let size = shape.checked_size();
-    let Some(bytes) = size.and_then(|n| n.checked_mul(std::mem::size_of::<f64>())) else {
+    let bytes = |n: usize| n.checked_mul(std::mem::size_of::<f64>());
+    let Some((size, bytes)) = shape.checked_size().and_then(|n| Some((n, bytes(n)?))) else {
         panic!("{op}: the shape {shape:?} holds more elements than memory can address");
     };
-    let size = bytes / std::mem::size_of::<f64>();
     let mut data = Vec::new();
     if data.try_reserve_exact(size).is_err() {
         panic!("{op}: cannot allocate {bytes} bytes for a tensor of shape {shape:?}");
