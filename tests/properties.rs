@@ -1,7 +1,9 @@
 //! Property tests (`cargo test --features proptest`): every op's gradient against finite
 //! differences over random shapes and values; random expression graphs of depth ≥ 6 pass
 //! gradcheck; `backward_with` is linear in the cotangent; the gradient of a sum of per-example
-//! losses is the sum of their gradients. A failing case shrinks to a small graph and prints it.
+//! losses is the sum of their gradients; random graphs at NaN, ±∞ and ±0 never panic (to second
+//! order) and carry a NaN input to every output. A failing case shrinks to a small graph and
+//! prints it.
 //!
 //! The case count is proptest's default (256 per property); `PROPTEST_CASES=10000` runs more.
 
@@ -190,6 +192,33 @@ proptest! {
         seed in any::<u64>(),
     ) {
         check(&expr.to_string(), |v| expr.eval(v), &inputs, seed)?;
+    }
+
+    #[test]
+    fn random_graphs_at_special_values_never_panic_and_carry_nan_forward(
+        expr in strategy::expr(2, 6),
+        inputs in strategy::broadcast_tensors(2, 3, 3),
+        special in prop::sample::select(vec![f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 0.0, -0.0]),
+    ) {
+        // x0 filled with one special value; the graph's ops all carry NaN forward (no x⁰ among
+        // them), so a NaN x0 makes every output element NaN wherever x0 is read.
+        let inputs = [inputs[0].map(|_| special), inputs[1].clone()];
+        let tape = Tape::new();
+        let vars: Vec<Var> = inputs.iter().map(|x| tape.param(x.clone())).collect();
+        let output = expr.eval(&vars);
+        let loss = output.sum();
+        let first = loss.backward();
+        let recorded = loss.grad(&vars);
+        for (&var, g) in vars.iter().zip(&recorded) {
+            prop_assert_eq!(first[var].shape(), &g.shape()[..]);
+        }
+        let _ = recorded[0].sum().grad(&vars); // second order runs too
+        if special.is_nan() && expr.to_string().contains("x0") {
+            prop_assert!(
+                output.value().data().iter().all(|v| v.is_nan()),
+                "{expr} at x0 = NaN: {:?}", output.value()
+            );
+        }
     }
 
     #[test]
