@@ -213,6 +213,16 @@ pub(crate) fn vjp<A: Algebra>(
     }
 }
 
+/// `σ(x) − t`, computed as `(1 − t) − σ(−x)` for `x ≥ 0`, so that it keeps its digits where
+/// `σ(x)` is close to 1.
+fn sigmoid_minus(x: f64, t: f64) -> f64 {
+    if x >= 0.0 {
+        (1.0 - t) - sigmoid(-x)
+    } else {
+        sigmoid(x) - t
+    }
+}
+
 /// `t` read as the matrix `m`, without copying.
 fn view(t: &Tensor, m: Mat) -> MatRef<'_> {
     let matrix = MatRef::row_major(t.data(), m.rows, m.cols);
@@ -262,13 +272,7 @@ impl Algebra for Tensor {
     }
 
     fn sigmoid_minus(&self, t: &Tensor) -> Tensor {
-        self.zip_with(t, "bce_with_logits", |x, t| {
-            if x >= 0.0 {
-                (1.0 - t) - sigmoid(-x)
-            } else {
-                sigmoid(x) - t
-            }
-        })
+        self.zip_with(t, "bce_with_logits", sigmoid_minus)
     }
 
     fn sum_axis(&self, axis: usize) -> Tensor {
@@ -346,9 +350,7 @@ impl Algebra for f64 {
     }
 
     fn sigmoid_minus(&self, t: &f64) -> f64 {
-        Tensor::scalar(*self)
-            .sigmoid_minus(&Tensor::scalar(*t))
-            .item()
+        sigmoid_minus(*self, *t)
     }
 
     fn sum_axis(&self, _: usize) -> f64 {
