@@ -9,41 +9,53 @@
 //! the differences are in `check/finite_diff.rs`, the reports in `check/report.rs`, the search
 //! for the wrong node in `check/localize.rs`. Nothing here changes how `backward()` works.
 //!
-//! # Choosing the step and the tolerances
+//! # The step, the tolerances and the verdicts
 //!
 //! A central difference `(L(x + h) − L(x − h)) / 2h` has two errors: truncation,
-//! `h²·|L‴|/6`, which shrinks with `h`, and rounding, about `ε·|L|/h` (`ε = 2.2e-16`), which
-//! grows as `h` shrinks. For `|L|` and `|L‴|` of order 1 their sum is smallest near
-//! `h ≈ (3ε)^⅓ ≈ 1e-5`; [`DEFAULT_STEP`] is `1e-6`, a little smaller, because the functions
-//! people check (products, exponentials of exponentials) often have a large third derivative,
-//! and a step ten times smaller costs only ten times the rounding. At `h = 1e-6` the estimate is
-//! good to about `1e-10·|L|` plus `1e-13·|L‴|`, and the rounding of a forward pass of a few
-//! dozen ops adds a few times `1e-10·|L|`. Hence [`DEFAULT_ATOL`] `= 1e-6`, a hundredfold margin
-//! over that noise for `|L|` up to about 100 (a sum of a hundred terms of order one), and
-//! [`DEFAULT_RTOL`] `= 1e-5`, because a wrong rule is wrong by a factor (a missing 2, a sign, a
-//! forgotten term), never by a part in 10⁵. Raise `atol` in proportion when `|L|` is much
-//! larger than 100; lower both only for small, well-scaled functions.
+//! `h²·|L‴|/6`, which shrinks with `h`, and rounding, about `E/h` where `E` is the rounding
+//! error of one evaluation of `L`, which grows as `h` shrinks. The first step is
+//! [`DEFAULT_STEP`]` · max(1, |x|)`: near the optimum `(3ε)^⅓ ≈ 1e-5` for well-scaled
+//! functions, a little smaller because checked functions often have large third derivatives,
+//! and scaled with `|x|` so that `x ± h` moves at all where `|x|` is large. `E` is estimated
+//! from the recorded graph (each node's rounding `ε·|z|` times its adjoint `|∂L/∂z|`), and the
+//! rounding it explains is allowed on top of the tolerances: an element passes when
+//! `|analytic − numeric| ≤ atol + rtol·max(|analytic|, |numeric|) + rounding`. [`DEFAULT_RTOL`]
+//! is `1e-5`, because a wrong rule is wrong by a factor (a missing 2, a sign, a forgotten
+//! term), never by a part in 10⁵; [`DEFAULT_ATOL`] is 0, so that gradients of any size are
+//! checked relative to themselves and to the function's own noise.
+//!
+//! An element that fails at the first step gets a second look at steps up to 10⁶ times
+//! smaller (a kink or the domain's edge within the first step, strong curvature) and, where
+//! rounding swamped it, up to 10³ times larger; it agrees if some step agrees while rounding
+//! there could not hide a tenth of the value. Otherwise its [`Verdict`] says why: a kink (the
+//! one-sided differences disagree at every step), unresolved (no step is both inside the
+//! domain and above the noise), or wrong. Only a wrong element blames a rule.
 
+mod directional;
+mod examine;
 mod finite_diff;
 mod gradgrad;
 mod localize;
 mod report;
 
+pub use examine::Verdict;
 pub use finite_diff::{jacobian, numeric_grad, numeric_jacobian};
 pub use gradgrad::gradgradcheck;
 pub use report::{Culprit, Discrepancy, GradCheckError, GradCheckReport, NodeFault, NodeSite};
 
+use crate::backward::Grads;
 use crate::tape::Tape;
 use crate::tensor::Tensor;
 use crate::var::Var;
-use finite_diff::{central_difference, dot, evaluate, random_tensor};
-use report::{Comparison, Tolerance};
+use finite_diff::{dot, evaluate, loss_at, random_tensor};
+use report::{Comparison, Search, Tolerance};
 
 /// The finite-difference step `h` of every check (see the [module docs](self) for why).
 pub const DEFAULT_STEP: f64 = 1e-6;
-/// The absolute tolerance: an element passes when `|analytic − numeric| ≤ atol + rtol·m`, with
-/// `m = max(|analytic|, |numeric|)`.
-pub const DEFAULT_ATOL: f64 = 1e-6;
+/// The absolute tolerance: an element passes when `|analytic − numeric| ≤ atol + rtol·m +
+/// rounding`, with `m = max(|analytic|, |numeric|)` and `rounding` estimated from the graph. 0,
+/// so that a gradient of 10⁻⁸ is checked as closely as one of 1.
+pub const DEFAULT_ATOL: f64 = 0.0;
 /// The relative tolerance (see [`DEFAULT_ATOL`]).
 pub const DEFAULT_RTOL: f64 = 1e-5;
 
@@ -72,6 +84,24 @@ pub enum Localize {
     Off,
 }
 
+/// Which finite differences a [`gradcheck`] compares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Every gradient element on its own: two evaluations of `f` per input element (the
+    /// default). A failure lists the worst elements.
+    Elementwise,
+    /// The derivative along `projections` random directions `v`, `⟨∇L, v⟩` against
+    /// `(L(x + h·v) − L(x − h·v)) / 2h`: two evaluations of `f` per direction, whatever the
+    /// number of inputs (PyTorch's `fast_mode`). If a direction disagrees, the check falls back
+    /// to [`Mode::Elementwise`], so a failure reports and localizes as usual.
+    Directional {
+        /// How many random directions.
+        projections: usize,
+        /// The seed of the directions, whose elements are uniform in ±[0.5, 1.5].
+        seed: u64,
+    },
+}
+
 /// How a check differentiates numerically and when it calls two values equal.
 ///
 /// ```
@@ -96,6 +126,8 @@ pub struct GradCheckOptions {
     pub cotangent: Cotangent,
     /// Whether a failure searches for the wrong node.
     pub localize: Localize,
+    /// Elementwise or along random directions ([`gradcheck`] only).
+    pub mode: Mode,
     /// How many of the worst elements a failure report lists.
     pub report_rows: usize,
 }
@@ -108,6 +140,7 @@ impl Default for GradCheckOptions {
             rtol: DEFAULT_RTOL,
             cotangent: Cotangent::One,
             localize: Localize::FirstWrongNode,
+            mode: Mode::Elementwise,
             report_rows: 8,
         }
     }
@@ -130,6 +163,12 @@ impl GradCheckOptions {
     /// These options with another cotangent (needed for an output of more than one element).
     pub fn with_cotangent(mut self, cotangent: Cotangent) -> GradCheckOptions {
         self.cotangent = cotangent;
+        self
+    }
+
+    /// These options with the derivatives taken elementwise or along random directions.
+    pub fn with_mode(mut self, mode: Mode) -> GradCheckOptions {
+        self.mode = mode;
         self
     }
 
@@ -157,6 +196,12 @@ impl GradCheckOptions {
             "{check}: the finite-difference step must be finite and positive, got {}",
             self.step
         );
+        if let Mode::Directional { projections, .. } = self.mode {
+            assert!(
+                projections > 0,
+                "{check}: Mode::Directional needs at least one projection"
+            );
+        }
         for (name, tolerance) in [("atol", self.atol), ("rtol", self.rtol)] {
             assert!(
                 tolerance.is_finite() && tolerance >= 0.0,
@@ -235,30 +280,75 @@ where
     let (vars, output) = record(&tape, &f, inputs, "gradcheck");
     let cotangent = options.cotangent_for(&output.shape());
     let grads = output.backward_with(cotangent.clone());
-
+    let analytic: Vec<Option<&Tensor>> = vars.iter().map(|&x| Some(&grads[x])).collect();
+    let noise = tape_noise(&tape, &grads);
     let loss = |inputs: &[Tensor]| dot(&evaluate(&f, inputs), &cotangent);
-    let mut comparison = Comparison::new(options.tolerance());
+
+    if let Mode::Directional { projections, seed } = options.mode {
+        let analytic: Vec<&Tensor> = analytic.iter().flatten().copied().collect();
+        let along =
+            directional::compare(&loss, inputs, &analytic, noise, projections, seed, &options);
+        if let Ok(report) = along {
+            return Ok(report);
+        }
+        // A direction disagrees: check every element, which also finds the node to blame.
+    }
+    compare_elements(&loss, inputs, &analytic, noise, &options)
+        .finish(options.report_rows)
+        .map_err(|failure| {
+            let search = match options.localize {
+                Localize::FirstWrongNode => localize::first_wrong_node(&tape, &grads, &options),
+                Localize::Off => Search::not_searched(),
+            };
+            failure.into_error(search)
+        })
+}
+
+/// The rounding estimate of one evaluation of the loss whose backward pass gave `grads`.
+fn tape_noise(tape: &Tape, grads: &Grads) -> f64 {
+    let recording = tape.recording();
+    let nodes = recording.nodes();
+    examine::noise((0..grads.len()).filter_map(|i| {
+        let adjoint = grads.slot(i)?;
+        Some((adjoint.data(), nodes[i].value.data()))
+    }))
+}
+
+/// Each element of each input whose `analytic` gradient is given, against finite differences
+/// of `loss`, the first step scaled by the element's magnitude.
+fn compare_elements(
+    loss: &impl Fn(&[Tensor]) -> f64,
+    inputs: &[Tensor],
+    analytic: &[Option<&Tensor>],
+    noise: f64,
+    options: &GradCheckOptions,
+) -> Comparison {
+    let tolerance = options.tolerance();
+    let mut comparison = Comparison::new(tolerance);
     let mut shifted = inputs.to_vec();
-    for (input, &var) in vars.iter().enumerate() {
-        let analytic = &grads[var];
+    for (input, gradient) in analytic.iter().enumerate() {
+        let Some(gradient) = gradient else { continue };
         for element in 0..inputs[input].len() {
-            let numeric = central_difference(&loss, &mut shifted, input, element, options.step);
-            comparison.add(
-                input,
-                inputs[input].shape(),
-                element,
-                analytic.data()[element],
-                numeric,
+            let x = inputs[input].data()[element];
+            let mut line = |t: f64| {
+                let moved = x + t;
+                (
+                    moved - x,
+                    loss_at(loss, &mut shifted, input, element, moved),
+                )
+            };
+            let first = options.step * x.abs().max(1.0);
+            let look = examine::examine(
+                &mut line,
+                gradient.data()[element],
+                first,
+                noise,
+                &tolerance,
             );
+            comparison.add(input, inputs[input].shape(), element, look);
         }
     }
-    comparison.finish(options.report_rows).map_err(|failure| {
-        let (culprit, kinks) = match options.localize {
-            Localize::FirstWrongNode => localize::first_wrong_node(&tape, &grads, &options),
-            Localize::Off => (Culprit::NotSearched, Vec::new()),
-        };
-        failure.into_error(culprit, kinks)
-    })
+    comparison
 }
 
 /// Records `f` on `tape` with `inputs` as params: the params and the output.
@@ -330,13 +420,15 @@ pub fn check_gradient_fn(
         at.shape()
     );
     let loss = |inputs: &[Tensor]| value(&inputs[0]);
-    let mut comparison = Comparison::new(options.tolerance());
-    let mut shifted = [at.clone()];
-    for element in 0..at.len() {
-        let numeric = central_difference(&loss, &mut shifted, 0, element, options.step);
-        comparison.add(0, at.shape(), element, analytic.data()[element], numeric);
-    }
-    comparison
-        .finish(options.report_rows)
-        .map_err(|failure| failure.into_error(Culprit::NotSearched, Vec::new()))
+    // No graph to estimate rounding from: charge one unit of rounding per unit of the value.
+    let noise = f64::EPSILON * value(at).abs();
+    compare_elements(
+        &loss,
+        std::slice::from_ref(at),
+        &[Some(&analytic)],
+        noise,
+        &options,
+    )
+    .finish(options.report_rows)
+    .map_err(|failure| failure.into_error(Search::not_searched()))
 }

@@ -53,21 +53,6 @@ pub(crate) fn loss_at(
     result
 }
 
-/// `∂loss/∂x` for `x` = element `element` of `inputs[input]`, by the central difference.
-pub(crate) fn central_difference(
-    loss: &impl Fn(&[Tensor]) -> f64,
-    inputs: &mut [Tensor],
-    input: usize,
-    element: usize,
-    step: f64,
-) -> f64 {
-    let x = inputs[input].data()[element];
-    let (up, down) = (x + step, x - step);
-    let rise =
-        loss_at(loss, inputs, input, element, up) - loss_at(loss, inputs, input, element, down);
-    rise / (up - down)
-}
-
 /// A tensor of `shape` with elements uniform in ±[0.5, 1.5], from a SplitMix64 generator
 /// seeded with `seed`: a cotangent that weights no output element near zero.
 pub(crate) fn random_tensor(shape: &[usize], seed: u64) -> Tensor {

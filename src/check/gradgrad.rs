@@ -9,10 +9,13 @@
 //! with itself. When an element disagrees, each node of `f` is re-checked alone, as `gradcheck`
 //! does, and the first whose second derivatives disagree is named.
 
-use super::finite_diff::{central_difference, dot, random_tensor};
+use super::examine;
+use super::finite_diff::{dot, random_tensor};
 use super::localize::{LocalOp, site};
-use super::report::{Comparison, Culprit, Failure, NodeFault};
-use super::{GradCheckError, GradCheckOptions, GradCheckReport, Localize, record};
+use super::report::{Culprit, Failure, NodeFault, Search};
+use super::{
+    GradCheckError, GradCheckOptions, GradCheckReport, Localize, compare_elements, record,
+};
 use crate::functional::hvp;
 use crate::tape::Tape;
 use crate::tensor::Tensor;
@@ -68,7 +71,11 @@ where
             Localize::FirstWrongNode => first_wrong_node(&tape, output, &options),
             Localize::Off => Culprit::NotSearched,
         };
-        failure.into_error(culprit, Vec::new()).of_order(2)
+        let search = Search {
+            culprit,
+            ..Search::not_searched()
+        };
+        failure.into_error(search).of_order(2)
     })
 }
 
@@ -107,17 +114,17 @@ where
             .map(|(&x, v)| dot(&grads[x], v))
             .sum()
     };
-    let mut comparison = Comparison::new(options.tolerance());
-    let mut shifted = inputs.to_vec();
-    for (input, analytic) in hv.iter().enumerate() {
-        for element in 0..inputs[input].len() {
-            let numeric =
-                central_difference(&gradient_along, &mut shifted, input, element, options.step);
-            let shape = inputs[input].shape();
-            comparison.add(input, shape, element, analytic.data()[element], numeric);
-        }
-    }
-    comparison.finish(options.report_rows)
+    // Rounding: each element of ∇L off by a unit in its last place, weighted by v.
+    let tape = Tape::new();
+    let x: Vec<Var<'_>> = inputs.iter().map(|x| tape.param(x.clone())).collect();
+    let grads = f(&x).backward_with(cotangent.clone());
+    let noise = examine::noise(
+        x.iter()
+            .zip(&directions)
+            .map(|(&x, v)| (grads[x].data(), v.data())),
+    );
+    let analytic: Vec<Option<&Tensor>> = hv.iter().map(Some).collect();
+    compare_elements(&gradient_along, inputs, &analytic, noise, options).finish(options.report_rows)
 }
 
 /// The first node of `output`'s graph, in creation order, whose op alone fails the same

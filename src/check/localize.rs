@@ -5,13 +5,15 @@
 //! order: its op is recorded again on a fresh tape whose leaves hold the values the forward pass
 //! gave its inputs (params where the original input needed a gradient, constants elsewhere), its
 //! vector-Jacobian product with a random cotangent is compared with finite differences of that
-//! op alone, and the first that disagrees is the culprit. A node whose disagreement does not
-//! shrink with the step sits at a kink (relu at 0, tied maxima), where neither side is wrong; it
-//! is noted and the search goes on. This file reads the tape; it changes nothing on it.
+//! op alone (with the same verdicts as the whole check, `check/examine.rs`), and the first with
+//! an element that disagrees is the culprit. A node whose elements sit at a kink (relu at 0,
+//! tied maxima), or cannot be judged (rounding, the domain's edge), is noted and the search goes
+//! on. This file reads the tape; it changes nothing on it.
 
-use super::GradCheckOptions;
-use super::finite_diff::{central_difference, dot, loss_at, random_tensor};
-use super::report::{Comparison, Culprit, Discrepancy, NodeFault, NodeSite};
+use super::examine::Verdict;
+use super::finite_diff::{dot, random_tensor};
+use super::report::{Culprit, Discrepancy, NodeFault, NodeSite, Search};
+use super::{GradCheckOptions, compare_elements, tape_noise};
 use crate::backward::Grads;
 use crate::op::Op;
 use crate::tape::{NodeId, Recording, Tape};
@@ -19,10 +21,12 @@ use crate::tensor::Tensor;
 use crate::var::Var;
 
 /// What re-checking one node found.
-enum Verdict {
+enum NodeVerdict {
     Agrees,
-    /// Every disagreeing element sits where the op is not differentiable.
+    /// No element is wrong, and some sit where the op is not differentiable.
     AtKink,
+    /// No element is wrong or at a kink, but some cannot be judged.
+    Unresolved,
     Wrong {
         checked: usize,
         failed: usize,
@@ -38,14 +42,14 @@ enum Leaf {
 }
 
 /// Re-checks, in creation order, every node that the backward pass that produced `grads` went
-/// through, and returns the first whose rule is wrong, with the kinks met before it.
-pub(crate) fn first_wrong_node(
-    tape: &Tape,
-    grads: &Grads,
-    options: &GradCheckOptions,
-) -> (Culprit, Vec<NodeSite>) {
+/// through, and returns the first whose rule is wrong, with the kinks and the nodes that could
+/// not be judged met before it.
+pub(crate) fn first_wrong_node(tape: &Tape, grads: &Grads, options: &GradCheckOptions) -> Search {
     let recording = tape.recording();
-    let mut kinks = Vec::new();
+    let mut search = Search {
+        culprit: Culprit::NoneFound,
+        unjudged: Vec::new(),
+    };
     for index in 0..grads.len() {
         let node = &recording.nodes()[index];
         let is_leaf = node.op.inputs().next().is_none();
@@ -53,9 +57,14 @@ pub(crate) fn first_wrong_node(
             continue; // nothing to check, or no gradient went through it
         }
         match check_node(&recording, index, options) {
-            Verdict::Agrees => {}
-            Verdict::AtKink => kinks.push(site(&recording, index)),
-            Verdict::Wrong {
+            NodeVerdict::Agrees => {}
+            NodeVerdict::AtKink => search
+                .unjudged
+                .push((site(&recording, index), Verdict::Kink)),
+            NodeVerdict::Unresolved => search
+                .unjudged
+                .push((site(&recording, index), Verdict::Unresolved)),
+            NodeVerdict::Wrong {
                 checked,
                 failed,
                 worst,
@@ -66,11 +75,12 @@ pub(crate) fn first_wrong_node(
                     failed,
                     worst,
                 };
-                return (Culprit::Node(Box::new(fault)), kinks);
+                search.culprit = Culprit::Node(Box::new(fault));
+                return search;
             }
         }
     }
-    (Culprit::NoneFound, kinks)
+    search
 }
 
 pub(crate) fn site(recording: &Recording, index: usize) -> NodeSite {
@@ -143,7 +153,7 @@ impl LocalOp {
     }
 }
 
-fn check_node(recording: &Recording, index: usize, options: &GradCheckOptions) -> Verdict {
+fn check_node(recording: &Recording, index: usize, options: &GradCheckOptions) -> NodeVerdict {
     let local = LocalOp::new(recording, index);
     let tape = Tape::new();
     let output = local.record(&tape, &local.inputs);
@@ -151,74 +161,37 @@ fn check_node(recording: &Recording, index: usize, options: &GradCheckOptions) -
     let cotangent = random_tensor(&output.shape(), 0x5EED ^ index as u64);
     let grads = output.backward_with(cotangent.clone());
     let loss = |values: &[Tensor]| dot(&local.record(&Tape::new(), values).value(), &cotangent);
-
-    let tolerance = options.tolerance();
-    let mut comparison = Comparison::new(tolerance);
-    let mut shifted = local.inputs.clone();
-    for (position, &leaf) in local.leaves.iter().enumerate() {
-        if leaf == Leaf::Constant {
-            continue; // its rule never runs in the checked graph
-        }
-        let analytic = &grads[LocalOp::leaf(&tape, position)];
-        for element in 0..shifted[position].len() {
-            let numeric = central_difference(&loss, &mut shifted, position, element, options.step);
-            let shape = local.inputs[position].shape();
-            comparison.add(position, shape, element, analytic.data()[element], numeric);
-        }
-    }
-    let Err(failure) = comparison.finish(usize::MAX) else {
-        return Verdict::Agrees;
-    };
-    let (checked, _, disagreeing) = failure.into_worst();
-    let wrong: Vec<Discrepancy> = disagreeing
-        .into_iter()
-        .filter(|d| {
-            let element = flat_index(&d.index, local.inputs[d.input].shape());
-            let allowed = tolerance.allowed(d.analytic, d.numeric);
-            !is_kink(&loss, &mut shifted, d.input, element, options.step, allowed)
+    // A constant's rule never runs in the checked graph, so only params are compared.
+    let analytic: Vec<Option<&Tensor>> = local
+        .leaves
+        .iter()
+        .enumerate()
+        .map(|(position, &leaf)| {
+            (leaf == Leaf::Param).then(|| &grads[LocalOp::leaf(&tape, position)])
         })
         .collect();
+    let noise = tape_noise(&tape, &grads);
+    let comparison = compare_elements(&loss, &local.inputs, &analytic, noise, options);
+    let Err(failure) = comparison.finish(usize::MAX) else {
+        return NodeVerdict::Agrees;
+    };
+    let (checked, _, failing) = failure.into_worst();
+    let kink = failing.iter().any(|d| d.verdict == Verdict::Kink);
+    let wrong: Vec<Discrepancy> = failing
+        .into_iter()
+        .filter(|d| d.verdict == Verdict::Disagrees)
+        .collect();
     if wrong.is_empty() {
-        return Verdict::AtKink;
+        return if kink {
+            NodeVerdict::AtKink
+        } else {
+            NodeVerdict::Unresolved
+        };
     }
     let failed = wrong.len();
-    Verdict::Wrong {
+    NodeVerdict::Wrong {
         checked,
         failed,
         worst: wrong.into_iter().take(options.report_rows).collect(),
     }
-}
-
-/// Whether the one-sided differences at this element disagree by more than `allowed`, by an
-/// amount that does not shrink with the step: a kink or a jump. At a smooth point their gap is
-/// about `h·|f″|`, so it shrinks tenfold with a tenfold smaller step. A difference that is not
-/// finite (the step left the function's domain, as √x or ln x at 0 do) is no evidence against
-/// the rule either, so it counts as a kink.
-fn is_kink(
-    loss: &impl Fn(&[Tensor]) -> f64,
-    inputs: &mut [Tensor],
-    input: usize,
-    element: usize,
-    step: f64,
-    allowed: f64,
-) -> bool {
-    let x = inputs[input].data()[element];
-    let centre = loss(inputs);
-    let mut gap = |h: f64| {
-        let (up, down) = (x + h, x - h);
-        let right = (loss_at(loss, inputs, input, element, up) - centre) / (up - x);
-        let left = (centre - loss_at(loss, inputs, input, element, down)) / (x - down);
-        (right - left).abs()
-    };
-    let wide = gap(step);
-    let narrow = gap(step / 10.0);
-    !wide.is_finite() || !narrow.is_finite() || (wide > allowed && narrow > 0.5 * wide)
-}
-
-/// The row-major position of `index` in `shape`.
-fn flat_index(index: &[usize], shape: &[usize]) -> usize {
-    index
-        .iter()
-        .zip(shape)
-        .fold(0, |flat, (&i, &dim)| flat * dim + i)
 }

@@ -3,6 +3,7 @@
 //! with the tables their `Display` prints. This file compares numbers and formats them; it
 //! computes no derivative.
 
+use super::examine::{Look, Verdict};
 use crate::tape::NodeId;
 use std::fmt;
 use std::panic::Location;
@@ -16,8 +17,16 @@ pub struct Discrepancy {
     pub index: Vec<usize>,
     /// The gradient from the backward pass (or the hand-written gradient function).
     pub analytic: f64,
-    /// The central finite difference.
+    /// The central finite difference, at `step`.
     pub numeric: f64,
+    /// The step of the finite difference the verdict rests on: the first one tried unless a
+    /// second look at other steps found one that agrees.
+    pub step: f64,
+    /// How much of the difference rounding error can explain at that step (added to the
+    /// tolerances).
+    pub rounding: f64,
+    /// What the check concluded.
+    pub verdict: Verdict,
     /// `|analytic − numeric|`.
     pub abs_error: f64,
     /// `|analytic − numeric| / max(|analytic|, |numeric|)`, 0 when both are 0.
@@ -25,7 +34,14 @@ pub struct Discrepancy {
 }
 
 impl Discrepancy {
-    fn new(input: usize, index: Vec<usize>, analytic: f64, numeric: f64) -> Discrepancy {
+    fn new(input: usize, index: Vec<usize>, look: Look) -> Discrepancy {
+        let Look {
+            analytic,
+            numeric,
+            step,
+            rounding,
+            verdict,
+        } = look;
         let abs_error = (analytic - numeric).abs();
         let scale = analytic.abs().max(numeric.abs());
         let rel_error = if abs_error == 0.0 {
@@ -38,6 +54,9 @@ impl Discrepancy {
             index,
             analytic,
             numeric,
+            step,
+            rounding,
+            verdict,
             abs_error,
             rel_error,
         }
@@ -53,7 +72,8 @@ pub(crate) struct Tolerance {
 }
 
 impl Tolerance {
-    /// The largest error allowed for an element whose larger value has magnitude `scale`.
+    /// The largest error the tolerances allow between `analytic` and `numeric` (rounding's
+    /// allowance comes on top).
     pub fn allowed(&self, analytic: f64, numeric: f64) -> f64 {
         self.atol + self.rtol * analytic.abs().max(numeric.abs())
     }
@@ -63,16 +83,12 @@ impl Tolerance {
         if d.abs_error == 0.0 {
             return 0.0; // an exact match, even where atol = 0 makes the allowance 0 (0/0)
         }
-        let excess = d.abs_error / self.allowed(d.analytic, d.numeric);
+        let excess = d.abs_error / (self.allowed(d.analytic, d.numeric) + d.rounding);
         if excess.is_nan() {
             f64::INFINITY
         } else {
             excess
         }
-    }
-
-    fn passes(&self, d: &Discrepancy) -> bool {
-        d.abs_error <= self.allowed(d.analytic, d.numeric)
     }
 }
 
@@ -80,8 +96,16 @@ impl fmt::Display for Tolerance {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "step {:e}; an element passes when |analytic − numeric| ≤ {:e} + {:e}·max(|analytic|, |numeric|)",
-            self.step, self.atol, self.rtol
+            "step {:e}·max(1, |x|); an element passes when |analytic − numeric| ≤ ",
+            self.step
+        )?;
+        if self.atol > 0.0 {
+            write!(f, "{:e} + ", self.atol)?;
+        }
+        write!(
+            f,
+            "{:e}·max(|analytic|, |numeric|) + rounding, at that step or another",
+            self.rtol
         )
     }
 }
@@ -95,6 +119,7 @@ pub(crate) struct Comparison {
     /// The element closest to failing (or furthest past it).
     worst: Option<Discrepancy>,
     failures: Vec<Discrepancy>,
+    refined: Vec<Discrepancy>,
 }
 
 /// A comparison that failed, waiting for its culprit.
@@ -114,12 +139,13 @@ impl Comparison {
             max_rel_error: 0.0,
             worst: None,
             failures: Vec::new(),
+            refined: Vec::new(),
         }
     }
 
-    /// Compares element `flat` (row-major) of input `input`, of shape `shape`.
-    pub fn add(&mut self, input: usize, shape: &[usize], flat: usize, analytic: f64, numeric: f64) {
-        let d = Discrepancy::new(input, multi_index(flat, shape), analytic, numeric);
+    /// Records the look at element `flat` (row-major) of input `input`, of shape `shape`.
+    pub fn add(&mut self, input: usize, shape: &[usize], flat: usize, look: Look) {
+        let d = Discrepancy::new(input, multi_index(flat, shape), look);
         self.checked += 1;
         self.max_abs_error = max_keeping_nan(self.max_abs_error, d.abs_error);
         self.max_rel_error = max_keeping_nan(self.max_rel_error, d.rel_error);
@@ -131,8 +157,10 @@ impl Comparison {
         {
             self.worst = Some(d.clone());
         }
-        if !self.tolerance.passes(&d) {
+        if !d.verdict.passes() {
             self.failures.push(d);
+        } else if let Verdict::AgreesAtStep(_) = d.verdict {
+            self.refined.push(d);
         }
     }
 
@@ -144,6 +172,7 @@ impl Comparison {
                 max_abs_error: self.max_abs_error,
                 max_rel_error: self.max_rel_error,
                 worst: self.worst,
+                refined: self.refined,
             });
         }
         // Worst first; errors within a few percent of each other count as equal and keep the
@@ -163,8 +192,25 @@ impl Comparison {
     }
 }
 
+/// What the search for the wrong node found, for a [`GradCheckError`].
+pub(crate) struct Search {
+    pub culprit: Culprit,
+    /// Nodes met before the culprit at a kink or unresolved.
+    pub unjudged: Vec<(NodeSite, Verdict)>,
+}
+
+impl Search {
+    pub fn not_searched() -> Search {
+        Search {
+            culprit: Culprit::NotSearched,
+            unjudged: Vec::new(),
+        }
+    }
+}
+
 impl Failure {
-    pub fn into_error(self, culprit: Culprit, kinks: Vec<NodeSite>) -> GradCheckError {
+    pub fn into_error(self, search: Search) -> GradCheckError {
+        let Search { culprit, unjudged } = search;
         GradCheckError {
             checked: self.checked,
             failed: self.failed,
@@ -173,7 +219,7 @@ impl Failure {
             atol: self.tolerance.atol,
             rtol: self.tolerance.rtol,
             culprit,
-            kinks,
+            unjudged,
             order: 1,
         }
     }
@@ -215,6 +261,10 @@ pub struct GradCheckReport {
     pub max_rel_error: f64,
     /// The element closest to its tolerance (`None` if there were no elements).
     pub worst: Option<Discrepancy>,
+    /// The elements that disagreed at the first step but agree at another (their
+    /// [`Verdict::AgreesAtStep`] holds it): a kink or the domain's edge closer to the point
+    /// than the first step, strong curvature, or rounding that needed a longer step.
+    pub refined: Vec<Discrepancy>,
 }
 
 impl fmt::Display for GradCheckReport {
@@ -224,7 +274,16 @@ impl fmt::Display for GradCheckReport {
             "gradcheck passed: {} gradient elements agree with central finite differences \
              (largest abs error {:.1e}, largest rel error {:.1e})",
             self.checked, self.max_abs_error, self.max_rel_error
-        )
+        )?;
+        if !self.refined.is_empty() {
+            write!(
+                f,
+                "; {} of them only at another step (a kink or the domain's edge within the \
+                 first step, strong curvature, or rounding)",
+                self.refined.len()
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -302,10 +361,11 @@ pub struct GradCheckError {
     /// The order of the derivatives checked: 1 for [`gradcheck`](super::gradcheck), 2 for
     /// [`gradgradcheck`](super::gradgradcheck) (whose elements are those of `H·v`).
     pub order: u8,
-    /// Nodes the search met, before the culprit, whose inputs sit where the op is not
-    /// differentiable (a kink such as relu at 0: the one-sided differences disagree), so that
-    /// finite differences say nothing there.
-    pub kinks: Vec<NodeSite>,
+    /// Nodes the search met before the culprit whose op alone finite differences cannot
+    /// judge, with why: [`Verdict::Kink`] (its inputs sit where the op is not differentiable,
+    /// such as relu at 0: the one-sided differences disagree) or [`Verdict::Unresolved`] (every
+    /// step leaves the op's domain, or rounding swamps its difference).
+    pub unjudged: Vec<(NodeSite, Verdict)>,
 }
 
 impl GradCheckError {
@@ -313,6 +373,15 @@ impl GradCheckError {
     pub(crate) fn of_order(mut self, order: u8) -> GradCheckError {
         self.order = order;
         self
+    }
+
+    /// The nodes of [`unjudged`](Self::unjudged) with this verdict.
+    pub fn unjudged_as(&self, verdict: Verdict) -> Vec<&NodeSite> {
+        self.unjudged
+            .iter()
+            .filter(|(_, v)| *v == verdict)
+            .map(|(site, _)| site)
+            .collect()
     }
 
     /// The wrong node, if the search found one.
@@ -349,6 +418,14 @@ impl fmt::Display for GradCheckError {
         writeln!(f, "({tolerance})")?;
         writeln!(f)?;
         write_table(f, "input", &self.worst, self.failed)?;
+        if self.worst.iter().any(|d| d.verdict != Verdict::Disagrees) {
+            writeln!(
+                f,
+                "(\"kink\": not differentiable there, the one-sided differences disagree; \
+                 \"unresolved\": every step leaves the domain, or rounding swamps the \
+                 difference; neither blames a rule)"
+            )?;
+        }
         match &self.culprit {
             Culprit::Node(fault) => {
                 writeln!(f)?;
@@ -376,14 +453,27 @@ impl fmt::Display for GradCheckError {
             }
             Culprit::NotSearched => {}
         }
-        if !self.kinks.is_empty() {
+        let kinks = self.unjudged_as(Verdict::Kink);
+        if !kinks.is_empty() {
             writeln!(f)?;
             writeln!(
                 f,
                 "Evaluated where they are not differentiable (their one-sided differences \
                  disagree), so finite differences say nothing about them:"
             )?;
-            for site in &self.kinks {
+            for site in kinks {
+                writeln!(f, "  {site}")?;
+            }
+        }
+        let unresolved = self.unjudged_as(Verdict::Unresolved);
+        if !unresolved.is_empty() {
+            writeln!(f)?;
+            writeln!(
+                f,
+                "Not judged: every finite difference of their op alone leaves its domain or \
+                 drowns in rounding error:"
+            )?;
+            for site in unresolved {
                 writeln!(f, "  {site}")?;
             }
         }
@@ -411,14 +501,19 @@ fn write_table(
     let input_width = input_header.len().max(5);
     writeln!(
         f,
-        "  {input_header:>input_width$}  {:<index_width$}  {:>14}  {:>14}  {:>9}  {:>9}",
+        "  {input_header:>input_width$}  {:<index_width$}  {:>14}  {:>14}  {:>9}  {:>9}  verdict",
         "index", "analytic", "numeric", "abs error", "rel error"
     )?;
     for (d, index) in rows.iter().zip(&indices) {
         writeln!(
             f,
-            "  {:>input_width$}  {index:<index_width$}  {:>14.6e}  {:>14.6e}  {:>9.1e}  {:>9.1e}",
-            d.input, d.analytic, d.numeric, d.abs_error, d.rel_error
+            "  {:>input_width$}  {index:<index_width$}  {:>14.6e}  {:>14.6e}  {:>9.1e}  {:>9.1e}  {}",
+            d.input,
+            d.analytic,
+            d.numeric,
+            d.abs_error,
+            d.rel_error,
+            d.verdict.label()
         )?;
     }
     if total > rows.len() {
@@ -439,20 +534,31 @@ mod tests {
         assert_eq!(multi_index(3, &[4]), [3]);
     }
 
+    fn look(analytic: f64, numeric: f64, verdict: Verdict) -> Look {
+        Look {
+            analytic,
+            numeric,
+            step: 1e-6,
+            rounding: 0.0,
+            verdict,
+        }
+    }
+
     #[test]
     fn errors_are_symmetric_and_nan_sorts_first() {
-        let d = Discrepancy::new(0, vec![], 2.0, 1.0);
+        let d = Discrepancy::new(0, vec![], look(2.0, 1.0, Verdict::Disagrees));
         assert_eq!((d.abs_error, d.rel_error), (1.0, 0.5));
-        assert_eq!(Discrepancy::new(0, vec![], 0.0, 0.0).rel_error, 0.0);
+        let exact = Discrepancy::new(0, vec![], look(0.0, 0.0, Verdict::Agrees));
+        assert_eq!(exact.rel_error, 0.0);
         let tolerance = Tolerance {
             step: 1e-6,
             atol: 1e-6,
             rtol: 1e-5,
         };
         let mut comparison = Comparison::new(tolerance);
-        comparison.add(0, &[3], 0, 1.0, 1.0);
-        comparison.add(0, &[3], 1, 1.0, 3.0);
-        comparison.add(0, &[3], 2, f64::NAN, 1.0);
+        comparison.add(0, &[3], 0, look(1.0, 1.0, Verdict::Agrees));
+        comparison.add(0, &[3], 1, look(1.0, 3.0, Verdict::Disagrees));
+        comparison.add(0, &[3], 2, look(f64::NAN, 1.0, Verdict::Disagrees));
         let Err(failure) = comparison.finish(8) else {
             panic!("two elements disagree")
         };
@@ -469,9 +575,7 @@ mod tests {
             atol: 1e-6,
             rtol: 1e-5,
         };
-        assert!(tolerance.passes(&Discrepancy::new(0, vec![], 1e5, 1e5 + 0.9)));
-        assert!(!tolerance.passes(&Discrepancy::new(0, vec![], 1e5, 1e5 + 1.1)));
-        assert!(tolerance.passes(&Discrepancy::new(0, vec![], 0.0, 9e-7)));
-        assert!(!tolerance.passes(&Discrepancy::new(0, vec![], 0.0, 2e-6)));
+        assert_eq!(tolerance.allowed(1e5, 1e5 + 1.0), 1e-6 + 1e-5 * (1e5 + 1.0));
+        assert_eq!(tolerance.allowed(-3.0, 0.0), 1e-6 + 3e-5);
     }
 }
