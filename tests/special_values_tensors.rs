@@ -1,0 +1,140 @@
+//! The shape, reduction-along-an-axis and product ops at special values (NaN, ±∞, ±0, 10³⁰⁰,
+//! e^±745) and over an empty axis, against PyTorch's values, gradients and Hessian-vector
+//! products from `tests/fixtures/special_values_tensors.tsv` (written by
+//! `tests/fixtures/special_values.py tensors`, so CI needs no PyTorch). The elementwise ops are
+//! `tests/special_values.rs`'s.
+
+use tapegrad::functional::hvp;
+use tapegrad::{Tape, Tensor, Var};
+
+/// A comma-separated vector of the fixture, in Python's repr ('nan', 'inf', '-0.0'); empty for
+/// an empty field.
+fn numbers(field: &str) -> Vec<f64> {
+    if field.is_empty() {
+        return Vec::new();
+    }
+    field
+        .split(',')
+        .map(|x| x.parse().expect("a number"))
+        .collect()
+}
+
+/// Whether tapegrad's `ours` is PyTorch's `theirs`: both NaN, equal (0 equals −0), or within
+/// 1e-12 relative, or 1e-15 absolutely (a sum that cancels to 0 keeps an ulp of its terms).
+fn agrees(ours: f64, theirs: f64) -> bool {
+    (ours.is_nan() && theirs.is_nan())
+        || ours == theirs
+        || (ours - theirs).abs() <= 1e-12 * ours.abs().max(theirs.abs())
+        || (ours - theirs).abs() <= 1e-15
+}
+
+/// z = op(x[, y]), as the fixture names the ops (an axis is the name's last digit).
+fn apply<'t>(op: &str, x: Var<'t>, y: Option<Var<'t>>) -> Var<'t> {
+    match op {
+        "step" => x.step(),
+        "sum_axis0" => x.sum_axis(0),
+        "sum_axis1" => x.sum_axis(1),
+        "mean_axis1" => x.mean_axis(1),
+        "max_axis1" => x.max_axis(1),
+        "logsumexp1" => x.logsumexp(1),
+        "log_softmax1" => x.log_softmax(1),
+        "softmax1" => x.softmax(1),
+        "transpose" => x.transpose(),
+        "reshape" => x.reshape(&[3, 2]),
+        "broadcast_to" => x.broadcast_to(&[2, 2, 3]),
+        "matmul" => x.matmul(y.expect("a right operand")),
+        other => panic!("the fixture has an op this test does not know: {other}"),
+    }
+}
+
+/// `Σ wᵢ·zᵢ` with `w = 1, 2, 3, …` over z's elements, as the generator weights them.
+fn weighted<'t>(z: Var<'t>) -> Var<'t> {
+    let w = Tensor::from_fn(&z.shape(), |i| (i + 1) as f64);
+    (z * z.tape().constant(w)).sum()
+}
+
+/// Where tapegrad differs from PyTorch on purpose, as `(op, x, quantity)`; the architecture
+/// chapter ("Special values") says why.
+const KNOWN_DIFFERENCES: &[(&str, &str, &str)] = &[
+    // A row with an infinite logit: tapegrad's log-softmax gives the other classes their limit
+    // (−∞, and softmax 0) with finite gradients, where PyTorch's are NaN (∞ − ∞ inside).
+    ("log_softmax1", "inf,1.0,2.0,-inf,4.0,5.0", "z"),
+    ("log_softmax1", "inf,1.0,2.0,-inf,4.0,5.0", "dz/dx"),
+    ("log_softmax1", "0.0,-0.0,1.0,inf,0.0,2.0", "z"),
+    ("log_softmax1", "0.0,-0.0,1.0,inf,0.0,2.0", "dz/dx"),
+    ("log_softmax1", "inf,inf,1.0,-inf,-inf,-inf", "z"),
+    ("log_softmax1", "inf,inf,1.0,-inf,-inf,-inf", "dz/dx"),
+    ("softmax1", "inf,1.0,2.0,-inf,4.0,5.0", "z"),
+    ("softmax1", "0.0,-0.0,1.0,inf,0.0,2.0", "z"),
+    ("softmax1", "inf,inf,1.0,-inf,-inf,-inf", "z"),
+];
+
+#[test]
+fn shape_reduction_and_product_ops_match_pytorch_at_special_values_to_second_order() {
+    let fixture = include_str!("fixtures/special_values_tensors.tsv");
+    let mut differences = Vec::new();
+    let mut rows = 0;
+    for line in fixture.lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        let values = numbers(f[1]);
+        let shape = if values.is_empty() {
+            [3, 0]
+        } else {
+            [values.len() / 3, 3]
+        };
+        let x = Tensor::from_vec(values, &shape).unwrap();
+        let y = (f[2] != "-").then(|| Tensor::from_vec(numbers(f[2]), &[3, 2]).unwrap());
+
+        let tape = Tape::new();
+        let xv = tape.param(x.clone());
+        let yv = y.clone().map(|y| tape.param(y));
+        let z = apply(f[0], xv, yv);
+        let grads = weighted(z).backward();
+        let v = Tensor::from_fn(&shape, |i| [1.0, -1.0, 0.5, 2.0, -0.5, 0.25][i]);
+        let mut inputs = vec![x];
+        let mut directions = vec![v];
+        if let Some(y) = &y {
+            directions.push(Tensor::zeros(y.shape()));
+            inputs.push(y.clone());
+        }
+        let hv = hvp(
+            |p| weighted(apply(f[0], p[0], p.get(1).copied())),
+            &inputs,
+            &directions,
+        );
+
+        let mut quantities = vec![
+            ("z", z.value().data().to_vec(), numbers(f[3])),
+            ("dz/dx", grads[xv].data().to_vec(), numbers(f[4])),
+            ("H·v", hv[0].data().to_vec(), numbers(f[5])),
+        ];
+        if let Some(yv) = yv {
+            quantities.push(("dz/dy", grads[yv].data().to_vec(), numbers(f[6])));
+        }
+        for (quantity, ours, theirs) in quantities {
+            let same =
+                ours.len() == theirs.len() && ours.iter().zip(&theirs).all(|(&a, &b)| agrees(a, b));
+            let pinned = KNOWN_DIFFERENCES.contains(&(f[0], f[1], quantity));
+            if same == pinned {
+                differences.push(format!(
+                    "{} x=[{}]: {quantity} = {ours:?}, PyTorch {theirs:?}{}",
+                    f[0],
+                    f[1],
+                    if pinned {
+                        " (pinned, but agrees now)"
+                    } else {
+                        ""
+                    }
+                ));
+            }
+        }
+        rows += 1;
+    }
+    assert!(rows >= 80, "the fixture has {rows} rows");
+    assert!(
+        differences.is_empty(),
+        "{} differences:\n{}",
+        differences.len(),
+        differences.join("\n")
+    );
+}
