@@ -221,3 +221,19 @@ fn second_derivatives_at_large_magnitudes_pass_too() {
     let report = gradgradcheck(large, &large_inputs(), GradCheckOptions::default());
     assert!(report.is_ok(), "{report:?}");
 }
+
+#[test]
+fn second_derivatives_at_a_kink_blame_no_op() {
+    // relu(x)² has f″ = 2 for x > 0 and 0 for x < 0: at x = 0 the gradient has a kink, which
+    // gradgradcheck reports without naming relu or mul.
+    let x = Tensor::from([0.0, 1.5]);
+    let error = gradgradcheck(
+        |v| (v[0].relu() * v[0].relu()).sum(),
+        &[x],
+        Default::default(),
+    )
+    .unwrap_err();
+    assert_eq!(error.failed, 1);
+    assert_eq!(error.worst[0].verdict, Verdict::Kink);
+    assert!(error.culprit_node().is_none(), "{error}");
+}

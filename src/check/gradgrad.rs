@@ -10,9 +10,10 @@
 //! does, and the first whose second derivatives disagree is named.
 
 use super::examine;
+use super::examine::Verdict;
 use super::finite_diff::{dot, random_tensor};
 use super::localize::{LocalOp, site};
-use super::report::{Culprit, Failure, NodeFault, Search};
+use super::report::{Comparison, Culprit, NodeFault, Search};
 use super::{
     GradCheckError, GradCheckOptions, GradCheckReport, Localize, compare_elements, record,
 };
@@ -66,7 +67,8 @@ where
     let tape = Tape::new();
     let (_, output) = record(&tape, &f, inputs, "gradgradcheck");
     let cotangent = options.cotangent_for(&output.shape());
-    compare(&f, inputs, &cotangent, &options).map_err(|failure| {
+    let comparison = compare(&f, inputs, &cotangent, &options);
+    comparison.finish(options.report_rows).map_err(|failure| {
         let culprit = match options.localize {
             Localize::FirstWrongNode => first_wrong_node(&tape, output, &options),
             Localize::Off => Culprit::NotSearched,
@@ -80,13 +82,13 @@ where
 }
 
 /// `H·v` of `L = Σ cotangent ⊙ f(inputs)` against central differences of `⟨∇L, v⟩`, element by
-/// element, keeping the `options.report_rows` worst failures.
+/// element.
 fn compare<F>(
     f: &F,
     inputs: &[Tensor],
     cotangent: &Tensor,
     options: &GradCheckOptions,
-) -> Result<GradCheckReport, Failure>
+) -> Comparison
 where
     F: for<'t> Fn(&[Var<'t>]) -> Var<'t>,
 {
@@ -124,7 +126,7 @@ where
             .map(|(&x, v)| (grads[x].data(), v.data())),
     );
     let analytic: Vec<Option<&Tensor>> = hv.iter().map(Some).collect();
-    compare_elements(&gradient_along, inputs, &analytic, noise, options).finish(options.report_rows)
+    compare_elements(&gradient_along, inputs, &analytic, noise, options)
 }
 
 /// The first node of `output`'s graph, in creation order, whose op alone fails the same
@@ -145,14 +147,21 @@ fn first_wrong_node(tape: &Tape, output: Var<'_>, options: &GradCheckOptions) ->
             &cotangent,
             options,
         );
-        if let Err(failure) = alone {
-            let (checked, failed, worst) = failure.into_worst();
-            return Culprit::Node(Box::new(NodeFault {
-                site: site(&recording, index),
-                checked,
-                failed,
-                worst,
-            }));
+        if let Err(failure) = alone.finish(usize::MAX) {
+            // Only a smooth, informative disagreement blames the rule (not a kink, not noise).
+            let (checked, _, failing) = failure.into_worst();
+            let wrong: Vec<_> = failing
+                .into_iter()
+                .filter(|d| d.verdict == Verdict::Disagrees)
+                .collect();
+            if !wrong.is_empty() {
+                return Culprit::Node(Box::new(NodeFault {
+                    site: site(&recording, index),
+                    checked,
+                    failed: wrong.len(),
+                    worst: wrong.into_iter().take(options.report_rows).collect(),
+                }));
+            }
         }
     }
     Culprit::NoneFound
