@@ -90,6 +90,32 @@ fn cases() -> Vec<(&'static str, F, Vec<Tensor>)> {
             |v| sq(v[0].matmul(v[1])),
             vec![row.clone(), m.clone()],
         ),
+        (
+            "sum_axis_keepdim -1",
+            |v| sq(v[0] / v[0].sum_axis_keepdim(-1)),
+            vec![pos.clone()],
+        ),
+        (
+            "mean_axis_keepdim",
+            |v| sq(v[0] - v[0].mean_axis_keepdim(0)),
+            vec![a.clone()],
+        ),
+        ("min_axis -1", |v| sq(v[0].min_axis(-1)), vec![a.clone()]),
+        (
+            "permute",
+            |v| sq(v[0].reshape(&[1, 2, 3]).permute(&[2, 0, 1]).exp()),
+            vec![a.clone()],
+        ),
+        (
+            "swap_axes",
+            |v| sq(v[0].swap_axes(-1, 0).matmul(v[0])),
+            vec![a.clone()],
+        ),
+        (
+            "squeeze unsqueeze",
+            |v| sq(v[0].unsqueeze(1).sin().squeeze(-2)),
+            vec![a.clone()],
+        ),
         ("log_softmax", |v| sq(v[0].log_softmax(1)), vec![a.clone()]),
         ("softmax", |v| sq(v[0].softmax(0)), vec![a.clone()]),
         ("logsumexp", |v| sq(v[0].logsumexp(1)), vec![a.clone()]),

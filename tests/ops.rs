@@ -98,6 +98,53 @@ fn reductions_match_finite_differences() {
 }
 
 #[test]
+fn axis_ops_match_finite_differences_with_axes_from_either_end() {
+    let mut rng = Rng::new(9);
+    for shape in &SHAPES[1..] {
+        let x = [rng.tensor(shape, -2.0, 2.0)];
+        let n = shape.len() as i32;
+        for axis in -n..n {
+            let name = |op: &str| format!("{op} {shape:?} axis {axis}");
+            check_gradients(&name("sum_axis"), &x, |v| v[0].sum_axis(axis));
+            check_gradients(&name("max_axis"), &x, |v| v[0].max_axis(axis));
+            check_gradients(&name("min_axis"), &x, |v| v[0].min_axis(axis));
+            check_gradients(&name("softmax"), &x, |v| v[0].softmax(axis));
+            check_gradients(&name("sum_axis_keepdim"), &x, |v| {
+                v[0].sum_axis_keepdim(axis)
+            });
+            check_gradients(&name("mean_axis_keepdim"), &x, |v| {
+                v[0] - v[0].mean_axis_keepdim(axis)
+            });
+            check_gradients(&name("max_axis_keepdim"), &x, |v| {
+                v[0].max_axis_keepdim(axis)
+            });
+            check_gradients(&name("min_axis_keepdim"), &x, |v| {
+                v[0].min_axis_keepdim(axis)
+            });
+            check_gradients(&name("logsumexp_keepdim"), &x, |v| {
+                v[0] - v[0].logsumexp_keepdim(axis)
+            });
+            check_gradients(&name("unsqueeze"), &x, |v| v[0].unsqueeze(axis) * 2.0);
+            check_gradients(&name("swap_axes"), &x, |v| v[0].swap_axes(axis, 0));
+        }
+    }
+}
+
+#[test]
+fn permutations_and_unit_axes_match_finite_differences() {
+    let mut rng = Rng::new(10);
+    let x = [rng.tensor(&[2, 3, 4], -2.0, 2.0)];
+    for perm in [[0, 1, 2], [2, 0, 1], [1, 2, 0], [2, 1, 0], [0, 2, 1]] {
+        check_gradients(&format!("permute {perm:?}"), &x, |v| v[0].permute(&perm));
+    }
+    check_gradients("permute negative", &x, |v| v[0].permute(&[-1, -3, -2]));
+    let y = [rng.tensor(&[2, 1, 3], -2.0, 2.0)];
+    check_gradients("squeeze", &y, |v| v[0].squeeze(1));
+    check_gradients("squeeze -2", &y, |v| v[0].squeeze(-2));
+    check_gradients("unsqueeze -1", &y, |v| v[0].unsqueeze(-1));
+}
+
+#[test]
 fn shape_ops_match_finite_differences() {
     let mut rng = Rng::new(5);
     let m = [rng.tensor(&[2, 3], -2.0, 2.0)];
