@@ -83,7 +83,7 @@ impl<'t> Var<'t> {
         self.compare(other, Comparison::Eq)
     }
 
-    /// `a` where `mask` is nonzero, `b` where it is 0, over the broadcast shape of the three
+    /// `a` where this mask is nonzero, `b` where it is 0, over the broadcast shape of the three
     /// (numpy's and PyTorch's `where`). The gradient goes to the chosen operand only, and the
     /// mask gets none; an infinite value that is not chosen stays out (a masked product
     /// `a·m + b·(1 − m)` would make it NaN). Call it as `Var::where_(mask, a, b)` or
@@ -106,7 +106,8 @@ impl<'t> Var<'t> {
     ///
     /// If the shapes do not broadcast, or the Vars belong to more than one tape.
     #[track_caller]
-    pub fn where_(mask: Var<'t>, a: Var<'t>, b: Var<'t>) -> Var<'t> {
+    pub fn where_(self, a: Var<'t>, b: Var<'t>) -> Var<'t> {
+        let mask = self;
         assert!(
             std::ptr::eq(mask.tape(), a.tape()) && std::ptr::eq(a.tape(), b.tape()),
             "where: the operands are Vars of different tapes; record all three on one tape"

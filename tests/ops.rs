@@ -5,7 +5,7 @@ mod common;
 
 use approx::assert_relative_eq;
 use common::{Rng, check_gradients};
-use tapegrad::{Tape, Tensor};
+use tapegrad::{Tape, Tensor, Var};
 
 /// Shapes each elementwise op is checked at: scalar, vector, matrix, 3-D.
 const SHAPES: [&[usize]; 4] = [&[], &[5], &[2, 3], &[2, 3, 2]];
@@ -34,6 +34,17 @@ fn binary_ops_match_finite_differences_under_broadcasting() {
         check_gradients(&format!("sub {a:?} {b:?}"), &inputs, |v| v[0] - v[1]);
         check_gradients(&format!("mul {a:?} {b:?}"), &inputs, |v| v[0] * v[1]);
         check_gradients(&format!("div {a:?} {b:?}"), &inputs, |v| v[0] / v[1]);
+        // Random values never tie, where maximum and minimum are differentiable.
+        check_gradients(&format!("maximum {a:?} {b:?}"), &inputs, |v| {
+            v[0].maximum(v[1])
+        });
+        check_gradients(&format!("minimum {a:?} {b:?}"), &inputs, |v| {
+            v[0].minimum(v[1])
+        });
+        check_gradients(&format!("where {a:?} {b:?}"), &inputs, |v| {
+            let mask = v[0].tape().constant(Tensor::from([1.0, 0.0, 1.0]));
+            Var::where_(mask, v[0] * 2.0, v[1].exp())
+        });
     }
 }
 
@@ -69,6 +80,11 @@ fn unary_ops_match_finite_differences() {
         check_gradients("exp", &any, |v| v[0].exp());
         check_gradients("ln", &positive, |v| v[0].ln());
         check_gradients("sqrt", &positive, |v| v[0].sqrt());
+        check_gradients("log1p", &positive, |v| (v[0] - 0.9).log1p());
+        check_gradients("expm1", &any, |v| v[0].expm1());
+        check_gradients("square", &any, |v| v[0].square());
+        check_gradients("clamp", &off_kink, |v| v[0].clamp(-1.0, 1.0));
+        check_gradients("clamp below", &off_kink, |v| v[0].clamp(0.0, f64::INFINITY));
         for p in [2.0, 3.0, 0.5, -1.5] {
             check_gradients(&format!("powf {p}"), &positive, |v| v[0].powf(p));
         }
