@@ -139,6 +139,66 @@ fn cases() -> Vec<(&'static str, F, Vec<Tensor>)> {
             |v| sq(v[0].unsqueeze(1).sin().squeeze(-2)),
             vec![a.clone()],
         ),
+        (
+            "narrow",
+            |v| sq(v[0].narrow(-1, 1, 2).exp()),
+            vec![a.clone()],
+        ),
+        (
+            "slice",
+            |v| sq(v[0].slice(1, 0, 3, 2).sin()),
+            vec![a.clone()],
+        ),
+        (
+            "index_select",
+            |v| sq(v[0].index_select(0, &[1, 1, 0]).exp()),
+            vec![a.clone()],
+        ),
+        (
+            "gather",
+            |v| {
+                let index = Tensor::from([[2.0, 2.0], [0.0, 1.0]]);
+                sq(v[0].gather(1, &index).exp())
+            },
+            vec![a.clone()],
+        ),
+        (
+            "concat",
+            |v| sq(Var::concat(&[v[0], v[1].exp(), v[0]], 0).sin()),
+            vec![a.clone(), b.clone()],
+        ),
+        (
+            "stack split",
+            |v| {
+                let s = Var::stack(&[v[0], v[1]], -1).exp();
+                let parts = s.split(-1, &[1, 1]);
+                sq(parts[0] * parts[1])
+            },
+            vec![a.clone(), b.clone()],
+        ),
+        (
+            "tril triu",
+            |v| {
+                let s = v[0].matmul(v[0].transpose()); // 2 × 2
+                sq(s.tril(0).exp() + s.triu(1).sin())
+            },
+            vec![a.clone()],
+        ),
+        (
+            "diagonal diag_embed",
+            |v| sq(v[0].diag_embed().exp().diagonal() * v[0]),
+            vec![row.clone()],
+        ),
+        (
+            "tril_from_vec",
+            |v| {
+                let l = v[0].tril_from_vec(2, 0); // 3 elements: a 2 × 2 Cholesky factor
+                sq(l.matmul(l.transpose()).exp())
+            },
+            vec![row.clone()],
+        ),
+        ("var", |v| sq(v[0].var(-1, 1.0)), vec![a.clone()]),
+        ("std", |v| sq(v[0].std(0, 0.0).ln()), vec![a.clone()]),
         ("log_softmax", |v| sq(v[0].log_softmax(1)), vec![a.clone()]),
         ("softmax", |v| sq(v[0].softmax(0)), vec![a.clone()]),
         ("logsumexp", |v| sq(v[0].logsumexp(1)), vec![a.clone()]),

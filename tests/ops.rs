@@ -161,6 +161,64 @@ fn permutations_and_unit_axes_match_finite_differences() {
 }
 
 #[test]
+fn selecting_and_joining_match_finite_differences() {
+    let mut rng = Rng::new(11);
+    let x = [rng.tensor(&[3, 4, 2], -2.0, 2.0)];
+    check_gradients("narrow", &x, |v| v[0].narrow(1, 1, 2));
+    check_gradients("narrow -1", &x, |v| v[0].narrow(-1, 1, 1));
+    check_gradients("slice with a step", &x, |v| v[0].slice(1, 0, 4, 2));
+    check_gradients("slice past the end", &x, |v| v[0].slice(0, 1, 9, 1));
+    check_gradients("index_select with repeats", &x, |v| {
+        v[0].index_select(0, &[2, 0, 2, 2])
+    });
+    check_gradients("index_select empty", &x, |v| v[0].index_select(1, &[]));
+    let index = Tensor::from_vec(vec![1.0, 0.0, 3.0, 3.0, 0.0, 2.0], &[3, 1, 2]).unwrap();
+    check_gradients("gather", &x, |v| v[0].gather(1, &index));
+    let index = Tensor::from_fn(&[2, 4, 1], |i| (i % 3 % 2) as f64);
+    check_gradients("gather -1", &x, |v| v[0].gather(-1, &index));
+    check_gradients("split", &x, |v| {
+        let parts = v[0].split(1, &[1, 3]);
+        parts[0] * parts[1].sum_axis_keepdim(1)
+    });
+    check_gradients("chunk", &x, |v| {
+        let parts = v[0].chunk(2, 0);
+        parts[0].sum() * parts[1].sum()
+    });
+    let parts = [
+        rng.tensor(&[2, 3], -2.0, 2.0),
+        rng.tensor(&[2, 1], -2.0, 2.0),
+        rng.tensor(&[2, 2], -2.0, 2.0),
+    ];
+    check_gradients("concat", &parts, |v| Var::concat(v, -1));
+    check_gradients("concat twice", &parts, |v| {
+        Var::concat(&[v[0], v[1], v[0]], 1).exp()
+    });
+    let rows = [rng.tensor(&[3], -2.0, 2.0), rng.tensor(&[3], -2.0, 2.0)];
+    for axis in [0, 1, -1] {
+        check_gradients(&format!("stack {axis}"), &rows, |v| Var::stack(v, axis));
+    }
+}
+
+#[test]
+fn triangles_and_diagonals_match_finite_differences() {
+    let mut rng = Rng::new(12);
+    let m = [rng.tensor(&[2, 3, 3], -2.0, 2.0)];
+    for k in [-1, 0, 1] {
+        check_gradients(&format!("tril {k}"), &m, |v| v[0].tril(k));
+        check_gradients(&format!("triu {k}"), &m, |v| v[0].triu(k));
+    }
+    check_gradients("diagonal", &m, |v| v[0].diagonal());
+    let d = [rng.tensor(&[2, 3], -2.0, 2.0)];
+    check_gradients("diag_embed", &d, |v| v[0].diag_embed());
+    check_gradients("tril_from_vec", &[rng.tensor(&[2, 6], -2.0, 2.0)], |v| {
+        v[0].tril_from_vec(3, 0)
+    });
+    check_gradients("tril_from_vec -1", &[rng.tensor(&[3], -2.0, 2.0)], |v| {
+        v[0].tril_from_vec(3, -1)
+    });
+}
+
+#[test]
 fn shape_ops_match_finite_differences() {
     let mut rng = Rng::new(5);
     let m = [rng.tensor(&[2, 3], -2.0, 2.0)];
