@@ -199,6 +199,22 @@ fn cases() -> Vec<(&'static str, F, Vec<Tensor>)> {
         ),
         ("var", |v| sq(v[0].var(-1, 1.0)), vec![a.clone()]),
         ("std", |v| sq(v[0].std(0, 0.0).ln()), vec![a.clone()]),
+        (
+            "batched matmul",
+            |v| {
+                let batch = Var::stack(&[v[0], v[1] * v[0]], 0); // [2, 2, 3]
+                sq(batch.matmul(v[2]).tanh())
+            },
+            vec![a.clone(), b.clone(), m.clone()],
+        ),
+        (
+            "batched matmul broadcast vector",
+            |v| {
+                let batch = Var::stack(&[v[1], v[1].exp()], 0); // [2, 3, 2]
+                sq(v[0].matmul(batch).sin())
+            },
+            vec![row.clone(), m.clone()],
+        ),
         ("log_softmax", |v| sq(v[0].log_softmax(1)), vec![a.clone()]),
         ("softmax", |v| sq(v[0].softmax(0)), vec![a.clone()]),
         ("logsumexp", |v| sq(v[0].logsumexp(1)), vec![a.clone()]),

@@ -257,6 +257,40 @@ fn matmul_matches_finite_differences_for_every_rank_pair() {
 }
 
 #[test]
+fn batched_matmul_matches_finite_differences_with_broadcast_batches() {
+    let mut rng = Rng::new(13);
+    for (a, b) in [
+        (&[2, 3, 4][..], &[2, 4, 5][..]),
+        (&[2, 3, 4], &[4, 5]),
+        (&[3, 4], &[2, 4, 5]),
+        (&[2, 1, 3, 4], &[3, 4, 2]),
+        (&[1, 3, 4], &[2, 4, 2]),
+        (&[2, 3, 4], &[4]),
+        (&[4], &[2, 4, 3]),
+        (&[2, 2, 12, 12], &[2, 2, 12, 12]), // through the GEMM crate
+    ] {
+        let inputs = [rng.tensor(a, -2.0, 2.0), rng.tensor(b, -2.0, 2.0)];
+        check_gradients(&format!("matmul {a:?} · {b:?}"), &inputs, |v| {
+            v[0].matmul(v[1])
+        });
+    }
+}
+
+#[test]
+fn variance_and_standard_deviation_match_finite_differences() {
+    let mut rng = Rng::new(14);
+    let x = [rng.tensor(&[3, 4], -2.0, 2.0)];
+    for axis in [0, 1, -1] {
+        for correction in [0.0, 1.0] {
+            let name = format!("var {axis} {correction}");
+            check_gradients(&name, &x, |v| v[0].var(axis, correction));
+            let name = format!("std {axis} {correction}");
+            check_gradients(&name, &x, |v| v[0].std(axis, correction));
+        }
+    }
+}
+
+#[test]
 fn a_composite_model_matches_finite_differences() {
     let mut rng = Rng::new(8);
     let inputs = [
