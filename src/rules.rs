@@ -233,32 +233,32 @@ pub(crate) fn vjp<A: Algebra>(
         }),
         Op::Transpose(x) => sink.add(x, || g().transpose()),
         Op::Reshape(x, _) => sink.add(x, || g().reshape(&v(x).shape())),
-        Op::Matmul(x, y) if v(x).shape().len() > 2 || v(y).shape().len() > 2 => {
-            // Each operand as a batch of matrices (a vector as one row or column), so the rule
-            // is the 2-D one per matrix; the sink sums what a broadcast batch repeated.
-            let (x_shape, y_shape) = (v(x).shape(), v(y).shape());
-            let d = BatchedDims::new(&x_shape, &y_shape);
-            let gp = || g().reshape(&d.product);
-            sink.add(x, || {
-                let dx = gp().batched_product(false, &v(y).reshape(&d.rhs), true); // g · yᵀ
-                if x_shape.len() == 1 {
-                    without_unit_axis(dx, 2)
-                } else {
-                    dx
-                }
-            });
-            sink.add(y, || {
-                let dy = v(x).reshape(&d.lhs).batched_product(true, &gp(), false); // xᵀ · g
-                if y_shape.len() == 1 {
-                    without_unit_axis(dy, 1)
-                } else {
-                    dy
-                }
-            });
-        }
         Op::Matmul(x, y) => {
-            // As matrices (numpy reads a vector as one row or one column): x is m×k, y k×n.
             let (x_shape, y_shape) = (v(x).shape(), v(y).shape());
+            if x_shape.len() > 2 || y_shape.len() > 2 {
+                // Each operand as a batch of matrices (a vector as one row or column), so the
+                // rule is the 2-D one per matrix; the sink sums what a broadcast batch repeated.
+                let d = BatchedDims::new(&x_shape, &y_shape);
+                let gp = || g().reshape(&d.product);
+                sink.add(x, || {
+                    let dx = gp().batched_product(false, &v(y).reshape(&d.rhs), true); // g · yᵀ
+                    if x_shape.len() == 1 {
+                        without_unit_axis(dx, 2)
+                    } else {
+                        dx
+                    }
+                });
+                sink.add(y, || {
+                    let dy = v(x).reshape(&d.lhs).batched_product(true, &gp(), false); // xᵀ · g
+                    if y_shape.len() == 1 {
+                        without_unit_axis(dy, 1)
+                    } else {
+                        dy
+                    }
+                });
+                return;
+            }
+            // As matrices (numpy reads a vector as one row or one column): x is m×k, y k×n.
             let (m, k, n) = matmul_dims(&x_shape, &y_shape);
             let (xm, ym, gm) = (Mat::new(m, k), Mat::new(k, n), Mat::new(m, n));
             sink.add(x, || g().product(gm, &v(y), ym.t(), &x_shape)); // g · yᵀ
