@@ -214,6 +214,15 @@ impl<'t> Algebra for Var<'t> {
         *self * self.constant(mask)
     }
 
+    fn shared(&self, share: Tensor) -> Var<'t> {
+        // A where, not a product alone, so that a share of 0 is 0 (not NaN) here too.
+        let sent = self.constant(share.map(|w| f64::from(w != 0.0)));
+        sent.where_(
+            *self * self.constant(share),
+            self.constant(Tensor::scalar(0.0)),
+        )
+    }
+
     fn sigmoid_minus(&self, t: &Var<'t>) -> Var<'t> {
         Var::sigmoid(*self) - *t
     }

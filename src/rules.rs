@@ -67,6 +67,10 @@ pub(crate) trait Algebra:
     /// `self` where `keep(x)` holds and 0 elsewhere; the mask is a constant. (The `Var`
     /// algebra multiplies by the mask, so an infinite `self` gives NaN where the mask is 0.)
     fn masked(&self, x: &Self, keep: impl Fn(f64) -> bool) -> Self;
+    /// `self ⊙ share` for a constant `share` of 0s, ½s and 1s (who gets a tie's gradient), with
+    /// 0 where the share is 0 even if `self` is infinite or NaN: nothing is sent there, as
+    /// PyTorch's masked rules send nothing.
+    fn shared(&self, share: Tensor) -> Self;
     /// `σ(self) − t`. Tensors and numbers compute it without cancellation where `σ(self)` is
     /// close to 1; the `Var` algebra records it plainly as `σ(x) − t`, so a second derivative
     /// is built from ops that have one.
@@ -188,12 +192,10 @@ pub(crate) fn vjp<A: Algebra>(
         Op::Log1p(x) => sink.add(x, || g() / (v(x) + 1.0)),
         Op::Expm1(x) => sink.add(x, || g() * (z() + 1.0)),
         Op::Maximum(x, y) => {
-            let share = |a: NodeId, b: NodeId| {
-                let (a, b) = (v(a), v(b));
-                a.constant(a.value().zip_with(&b.value(), "maximum", max_share))
-            };
-            sink.add(x, || g() * share(x, y));
-            sink.add(y, || g() * share(y, x));
+            let share =
+                |a: NodeId, b: NodeId| v(a).value().zip_with(&v(b).value(), "maximum", max_share);
+            sink.add(x, || g().shared(share(x, y)));
+            sink.add(y, || g().shared(share(y, x)));
         }
         Op::Compare(..) => {}
         Op::Where([m, a, b]) => {
@@ -290,6 +292,11 @@ fn without_unit_axis<A: Algebra>(p: A, from_end: usize) -> A {
     p.reshape(&shape)
 }
 
+/// `g`'s share `w`: 0 when `w` is 0, whatever `g` is.
+fn shared(g: f64, w: f64) -> f64 {
+    if w == 0.0 { 0.0 } else { g * w }
+}
+
 /// `σ(x) − t`, computed as `(1 − t) − σ(−x)` for `x ≥ 0`, so that it keeps its digits where
 /// `σ(x)` is close to 1.
 fn sigmoid_minus(x: f64, t: f64) -> f64 {
@@ -346,6 +353,10 @@ impl Algebra for Tensor {
 
     fn masked(&self, x: &Tensor, keep: impl Fn(f64) -> bool) -> Tensor {
         self.zip_with(x, "mask", |g, x| if keep(x) { g } else { 0.0 })
+    }
+
+    fn shared(&self, share: Tensor) -> Tensor {
+        self.zip_with(&share, "share", shared)
     }
 
     fn sigmoid_minus(&self, t: &Tensor) -> Tensor {
@@ -444,6 +455,10 @@ impl Algebra for f64 {
 
     fn masked(&self, x: &f64, keep: impl Fn(f64) -> bool) -> f64 {
         if keep(*x) { *self } else { 0.0 }
+    }
+
+    fn shared(&self, share: Tensor) -> f64 {
+        shared(*self, share.item())
     }
 
     fn sigmoid_minus(&self, t: &f64) -> f64 {

@@ -19,6 +19,16 @@ fn maximum_and_minimum_split_ties_evenly() {
     let g = min.backward_with(Tensor::from([1.0, 10.0, 100.0, 1.0]));
     assert_eq!(g[x].data()[..3], [1.0, 5.0, 0.0]);
     assert_eq!(g[y].data()[..3], [0.0, 5.0, 100.0]);
+    // The smaller operand gets nothing, even from an infinite upstream gradient (not inf · 0).
+    let g = max.backward_with(Tensor::from([f64::INFINITY, 1.0, 1.0, 1.0]));
+    assert_eq!((g[x].data()[0], g[y].data()[0]), (0.0, f64::INFINITY));
+    let seed = tape.constant(Tensor::from([f64::INFINITY, 1.0, 1.0, 1.0]));
+    let recorded = max.grad_with(seed, &[x, y]);
+    assert_eq!(
+        recorded[0].value().data()[0],
+        0.0,
+        "and so does the recorded rule"
+    );
     // A broadcast operand collects its gradient from every element it was compared with.
     let zero = tape.param(Tensor::scalar(0.0));
     let relu = tape.param(Tensor::from([-1.0, 0.0, 2.0])).maximum(zero);
