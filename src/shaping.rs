@@ -126,6 +126,29 @@ impl<'t> Var<'t> {
         self.var(axis, correction).sqrt()
     }
 
+    /// The variance along `axis`, kept with length 1 (see [`var`](Var::var)).
+    ///
+    /// # Panics
+    ///
+    /// If `axis` is not a dimension of the value.
+    #[track_caller]
+    pub fn var_keepdim(self, axis: impl Axis, correction: f64) -> Var<'t> {
+        let axis = axis.resolve(&self.shape(), "var_keepdim");
+        self.var(axis, correction).unsqueeze(axis)
+    }
+
+    /// The standard deviation along `axis`, kept with length 1, so that
+    /// `(x - x.mean_axis_keepdim(-1)) / x.std_keepdim(-1, 0.0)` standardises each row.
+    ///
+    /// # Panics
+    ///
+    /// If `axis` is not a dimension of the value.
+    #[track_caller]
+    pub fn std_keepdim(self, axis: impl Axis, correction: f64) -> Var<'t> {
+        let axis = axis.resolve(&self.shape(), "std_keepdim");
+        self.std(axis, correction).unsqueeze(axis)
+    }
+
     /// The value with its axes reordered: axis `i` of the result is axis `axes[i]` of the value
     /// (PyTorch's `permute`, numpy's `transpose(axes)`). Axes may be negative.
     ///

@@ -58,6 +58,11 @@ fn variance_follows_pytorchs_correction() {
     let g = x.var(1, 1.0).sum().backward();
     assert_eq!(g[x].data()[..4], [-4.0 / 3.0, -2.0 / 3.0, 0.0, 2.0]);
     assert_eq!(x.std(1, 0.0).value().data()[0], 3.5f64.sqrt());
+    assert_eq!(
+        x.var_keepdim(-1, 1.0).value(),
+        Tensor::from([[14.0 / 3.0], [0.0]])
+    );
+    assert_eq!(x.std_keepdim(0, 0.0).shape(), [1, 4]);
     // One element with the unbiased correction divides by 0, as in PyTorch.
     let one = tape.param(Tensor::from([5.0]));
     assert!(one.var(0, 1.0).value().item().is_nan());

@@ -200,6 +200,11 @@ fn cases() -> Vec<(&'static str, F, Vec<Tensor>)> {
         ("var", |v| sq(v[0].var(-1, 1.0)), vec![a.clone()]),
         ("std", |v| sq(v[0].std(0, 0.0).ln()), vec![a.clone()]),
         (
+            "standardise",
+            |v| sq((v[0] - v[0].mean_axis_keepdim(-1)) / v[0].std_keepdim(-1, 1.0)),
+            vec![a.clone()],
+        ),
+        (
             "batched matmul",
             |v| {
                 let batch = Var::stack(&[v[0], v[1] * v[0]], 0); // [2, 2, 3]

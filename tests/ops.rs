@@ -286,6 +286,11 @@ fn variance_and_standard_deviation_match_finite_differences() {
             check_gradients(&name, &x, |v| v[0].var(axis, correction));
             let name = format!("std {axis} {correction}");
             check_gradients(&name, &x, |v| v[0].std(axis, correction));
+            let name = format!("standardised {axis} {correction}");
+            check_gradients(&name, &x, |v| {
+                (v[0] - v[0].mean_axis_keepdim(axis)) / v[0].std_keepdim(axis, correction)
+                    + v[0].var_keepdim(axis, correction)
+            });
         }
     }
 }
