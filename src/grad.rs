@@ -9,12 +9,14 @@
 //! the math has no derivative (relu″ = 0, ties of a maximum, …) are listed in `rules.rs`.
 
 use crate::custom::CustomCall;
+use crate::gather::Gather;
 use crate::op::{NodeId, Op};
 use crate::rules::{self, Algebra, Mat, Sink};
 use crate::shape::Shape;
 use crate::tape::Tape;
 use crate::tensor::Tensor;
 use crate::var::Var;
+use std::sync::Arc;
 
 impl<'t> Var<'t> {
     /// The gradient of this scalar with respect to each of `wrt`, recorded on the same tape: a
@@ -212,6 +214,15 @@ impl<'t> Algebra for Var<'t> {
         *self * self.constant(mask)
     }
 
+    fn shared(&self, share: Tensor) -> Var<'t> {
+        // A where, not a product alone, so that a share of 0 is 0 (not NaN) here too.
+        let sent = self.constant(share.map(|w| f64::from(w != 0.0)));
+        sent.where_(
+            *self * self.constant(share),
+            self.constant(Tensor::scalar(0.0)),
+        )
+    }
+
     fn sigmoid_minus(&self, t: &Var<'t>) -> Var<'t> {
         Var::sigmoid(*self) - *t
     }
@@ -246,6 +257,28 @@ impl<'t> Algebra for Var<'t> {
             if m.transposed { v.transpose() } else { v }
         };
         matrix(*self, a).matmul(matrix(*other, b)).reshape(shape)
+    }
+
+    fn batched_product(&self, ta: bool, other: &Var<'t>, tb: bool) -> Var<'t> {
+        let matrices = |v: Var<'t>, t: bool| if t { v.swap_axes(-1, -2) } else { v };
+        matrices(*self, ta).matmul(matrices(*other, tb))
+    }
+
+    fn permute(&self, perm: &[usize]) -> Var<'t> {
+        Var::permute(*self, perm)
+    }
+
+    fn take(&self, gather: &Arc<Gather>) -> Var<'t> {
+        self.tape().record(Op::Take(self.id(), gather.clone()))
+    }
+
+    fn scatter_add(&self, gather: &Arc<Gather>) -> Var<'t> {
+        self.tape()
+            .record(Op::ScatterAdd(self.id(), gather.clone()))
+    }
+
+    fn narrow(&self, axis: usize, start: usize, len: usize) -> Var<'t> {
+        Var::narrow(*self, axis, start, len)
     }
 
     fn custom(call: &CustomCall, inputs: &[Var<'t>], z: &Var<'t>, g: &Var<'t>) -> Vec<Var<'t>> {

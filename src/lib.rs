@@ -33,6 +33,12 @@
 //! | `shape.rs` | [`Shape`] and numpy's broadcasting rules |
 //! | `tape.rs` | [`Tape`], the list of recorded nodes |
 //! | `var.rs` | [`Var`], the handle users compute with |
+//! | `axis.rs` | [`Axis`]: axes counted from the front or, negative, from the end |
+//! | `shaping.rs` | [`Var`]'s axis ops: reductions that keep their axis, `permute`, `squeeze`, `var`/`std`, triangles, diagonals |
+//! | `selecting.rs`, `gather.rs`, `join.rs` | [`Var`]'s selecting and joining ops: `narrow`, `index_select`, `gather`, `concat`, `stack`, `split` |
+//! | `choosing.rs` | [`Var`]'s comparisons, `where_`, `maximum`, `minimum`, `clamp` |
+//! | `layout.rs` | tensor kernels that move elements: `permute`, `where`, `argmax` |
+//! | `random.rs` | seeded random tensors: [`Tensor::rand`], [`Tensor::randn`], [`Tensor::uniform`] |
 //! | `names.rs` | [`Var::named`] and [`Var::name`]: `w1`, `z`, or `n7` for an unnamed node |
 //! | `op.rs` | [`Op`]: every primitive and its forward pass |
 //! | `rules.rs` | every primitive's backward rule, written once for tensors, scalars and `Var`s |
@@ -56,16 +62,21 @@
 
 mod anomaly;
 mod arith;
+mod axis;
 mod backward;
 pub mod check;
+mod choosing;
 mod custom;
 mod display;
 mod dot;
 mod error;
 pub mod functional;
+mod gather;
 mod grad;
 pub mod guide;
+mod join;
 mod kernels;
+mod layout;
 pub mod loss;
 mod matmul;
 mod names;
@@ -73,10 +84,13 @@ pub mod nn;
 mod op;
 pub mod optim;
 mod params;
+mod random;
 mod record;
 mod render;
 mod rules;
+mod selecting;
 mod shape;
+mod shaping;
 #[cfg(feature = "proptest")]
 pub mod strategy;
 mod tape;
@@ -85,11 +99,14 @@ mod trace;
 mod var;
 
 pub use anomaly::NonFinite;
+pub use axis::Axis;
 pub use backward::Grads;
 pub use check::{GradCheckError, GradCheckOptions, GradCheckReport, gradcheck, gradgradcheck};
 pub use custom::{CustomCall, CustomOp};
 pub use error::Error;
-pub use op::Op;
+pub use gather::Gather;
+pub use join::Concat;
+pub use op::{Comparison, Op};
 pub use params::{ParamGrads, ParamId, ParamStore, Params, Summary};
 pub use shape::{Shape, broadcast_shapes};
 pub use tape::{NodeId, Tape};

@@ -8,7 +8,7 @@
 //! | loss | per example | for |
 //! |---|---|---|
 //! | [`mse`] | `(p − t)²` | regression |
-//! | [`cross_entropy`] | `−ln softmax(z)[class]` | one of C classes, from logits |
+//! | [`cross_entropy`] | `−ln softmax(z)[class]`, picked by a gather | one of C classes, from logits |
 //! | [`binary_cross_entropy_with_logits`] | `−t ln σ(z) − (1 − t) ln(1 − σ(z))` | yes/no, from logits |
 //! | [`hinge`] | `max(0, 1 − y·s)`, y = ±1 | the micrograd demo's max-margin loss |
 //! | [`perceptron`] | `−(t − step(z))·z`, t ∈ {0, 1} | the article's perceptron criterion |
@@ -62,9 +62,9 @@ pub fn mse<'t>(prediction: Var<'t>, target: Var<'t>) -> Var<'t> {
 /// [`log_softmax`](Var::log_softmax) (logits near 1000 are fine).
 ///
 /// `logits` is `[N, C]` (N examples, C classes), `targets` holds N class indices in `0..C`.
-/// The gradient with respect to the logits is `(softmax − one_hot) / N`. A logit of `−∞`
-/// gives a NaN loss (the one-hot selection multiplies it by 0); use a large negative number
-/// to mask a class.
+/// The gradient with respect to the logits is `(softmax − one_hot) / N`. The target's
+/// log-probability is picked by [`gather`](Var::gather), so a logit of `−∞` in another class
+/// (a masked class) leaves the loss and its gradient finite; a `−∞` at the target gives `+∞`.
 ///
 /// # Panics
 ///
@@ -88,13 +88,10 @@ pub fn cross_entropy<'t>(logits: Var<'t>, targets: &[usize]) -> Var<'t> {
     if let Some((row, &class)) = targets.iter().enumerate().find(|&(_, &c)| c >= classes) {
         panic!("cross_entropy: target {class} at row {row} is out of range for {classes} classes");
     }
-    let mut one_hot = Tensor::zeros(&[rows, classes]);
-    let cells = one_hot.data_mut();
-    for (row, &class) in targets.iter().enumerate() {
-        cells[row * classes + class] = 1.0;
-    }
-    let one_hot = logits.tape().constant(one_hot);
-    -(logits.log_softmax(1) * one_hot).sum() / rows as f64
+    // A gather, not a product with a one-hot matrix: a −∞ log-probability of another class
+    // is never multiplied by 0, which would make the loss NaN.
+    let index = Tensor::from_fn(&[rows, 1], |row| targets[row] as f64);
+    -logits.log_softmax(1).gather(1, &index).sum() / rows as f64
 }
 
 /// Binary cross-entropy of logits `z` against targets `t` in [0, 1]:

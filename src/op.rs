@@ -8,9 +8,12 @@
 //! Only log-softmax and logsumexp are fused, because composing them would overflow.
 
 use crate::custom::CustomCall;
+use crate::gather::Gather;
+use crate::join::Concat;
 use crate::shape::Shape;
 use crate::tensor::Tensor;
 use std::fmt;
+use std::sync::Arc;
 
 /// The position of a node on its tape, in creation order: how an op names its inputs.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -98,6 +101,33 @@ pub enum Op {
     Ln(NodeId),
     /// `z = √x` · `dx = g / (2z)`
     Sqrt(NodeId),
+    /// `z = ln(1 + x)`, exact for small x where `ln` of the rounded `1 + x` is not ·
+    /// `dx = g / (1 + x)`
+    Log1p(NodeId),
+    /// `z = eˣ − 1`, exact for small x where `eˣ − 1` cancels · `dx = g ⊙ (z + 1)`
+    Expm1(NodeId),
+    /// `z = max(x, y)` (broadcast; NaN if either is) · `dx = g ⊙ w(x, y), dy = g ⊙ w(y, x)`,
+    /// `w(a, b)` = 1 where a > b, ½ where a = b (ties split evenly, as PyTorch and JAX), 0
+    /// where a < b, 1 where either is NaN (fused: a composition has no ½ at ties)
+    Maximum(NodeId, NodeId),
+    /// `z = 1 where x ◇ y else 0` for a [`Comparison`] ◇ (broadcast) · no gradient (`dx = dy
+    /// = 0`): a mask is piecewise constant
+    Compare(NodeId, NodeId, Comparison),
+    /// `[m, a, b]`: `z = a where m ≠ 0 else b` (all three broadcast) ·
+    /// `da = g ⊙ [m ≠ 0], db = g ⊙ [m = 0]`, and no gradient to the mask m (fused: a product
+    /// with the mask would turn an infinite unselected value into NaN)
+    Where([NodeId; 3]),
+    /// `z = x` with its axes reordered, axis `i` of z being axis `perm[i]` of x ·
+    /// `dx = g` with the inverse order
+    Permute(NodeId, Box<Vec<usize>>),
+    /// `zᵢ = x[indexᵢ]` (flat indices into x, z of the [`Gather`]'s shape) ·
+    /// `dx = scatter_add(g)`, each `gᵢ` added at `indexᵢ` of zeros of x's shape
+    Take(NodeId, Arc<Gather>),
+    /// `z` = zeros of the [`Gather`]'s source shape with each `xᵢ` added at `indexᵢ` (the
+    /// adjoint of `Take`) · `dx = take(g)`
+    ScatterAdd(NodeId, Arc<Gather>),
+    /// `z = x₁, …, xₙ` joined along an axis · `dxᵢ = g`'s slice where `xᵢ` was put
+    Concat(Box<Concat>),
     /// `z = xᵖ` · `dx = g ⊙ p·xᵖ⁻¹` (and `dx = 0` for p = 0, also at x = 0)
     Powf(NodeId, f64),
     /// `z = |x|` · `dx = g ⊙ sign(x)`, with sign(0) = 0
@@ -114,7 +144,9 @@ pub enum Op {
     Reshape(NodeId, Box<Shape>),
     /// `z = x` repeated to a broadcast shape · `dx = g` summed back to x's shape
     BroadcastTo(NodeId, Box<Shape>),
-    /// `z = x · y` (1-D/2-D, numpy rules) · `dx = g · yᵀ, dy = xᵀ · g`
+    /// `z = x · y` (numpy rules: 1-D, 2-D, and batches of matrices whose leading dimensions
+    /// broadcast) · `dx = g · yᵀ, dy = xᵀ · g` (each matrix of the batch; summed over the
+    /// batch dimensions an operand was broadcast along)
     Matmul(NodeId, NodeId),
     /// `z = x − logsumexp(x)` along `axis` · `dx = g − eᶻ ⊙ Σ g` (Σ along `axis`, repeated)
     LogSoftmax(NodeId, usize),
@@ -147,6 +179,15 @@ impl Op {
             Op::Exp(_) => "exp",
             Op::Ln(_) => "ln",
             Op::Sqrt(_) => "sqrt",
+            Op::Log1p(_) => "log1p",
+            Op::Expm1(_) => "expm1",
+            Op::Maximum(..) => "maximum",
+            Op::Compare(_, _, cmp) => cmp.name(),
+            Op::Where(_) => "where",
+            Op::Permute(..) => "permute",
+            Op::Take(..) => "take",
+            Op::ScatterAdd(..) => "scatter_add",
+            Op::Concat(_) => "concat",
             Op::Powf(..) => "powf",
             Op::Abs(_) => "abs",
             Op::Sum(_) => "sum",
@@ -184,11 +225,15 @@ impl Op {
         match *self {
             Op::Param | Op::Constant => (None, None, &[]),
             Op::Custom(ref call) => (None, None, call.inputs()),
+            Op::Where(ref inputs) => (None, None, inputs),
+            Op::Concat(ref concat) => (None, None, concat.inputs()),
             Op::Add(x, y)
             | Op::Sub(x, y)
             | Op::Mul(x, y)
             | Op::Div(x, y)
             | Op::BceWithLogits(x, y)
+            | Op::Maximum(x, y)
+            | Op::Compare(x, y, _)
             | Op::Matmul(x, y) => (Some(x), Some(y), &[]),
             Op::AddScalar(x, _)
             | Op::MulScalar(x, _)
@@ -206,6 +251,11 @@ impl Op {
             | Op::Exp(x)
             | Op::Ln(x)
             | Op::Sqrt(x)
+            | Op::Log1p(x)
+            | Op::Expm1(x)
+            | Op::Permute(x, _)
+            | Op::Take(x, _)
+            | Op::ScatterAdd(x, _)
             | Op::Powf(x, _)
             | Op::Abs(x)
             | Op::Sum(x)
@@ -247,6 +297,15 @@ impl Op {
             Op::Exp(x) => Op::Exp(r(x)),
             Op::Ln(x) => Op::Ln(r(x)),
             Op::Sqrt(x) => Op::Sqrt(r(x)),
+            Op::Log1p(x) => Op::Log1p(r(x)),
+            Op::Expm1(x) => Op::Expm1(r(x)),
+            Op::Maximum(x, y) => Op::Maximum(r(x), r(y)),
+            Op::Compare(x, y, cmp) => Op::Compare(r(x), r(y), cmp),
+            Op::Where([m, a, b]) => Op::Where([r(m), r(a), r(b)]),
+            Op::Permute(x, ref perm) => Op::Permute(r(x), perm.clone()),
+            Op::Take(x, ref gather) => Op::Take(r(x), gather.clone()),
+            Op::ScatterAdd(x, ref gather) => Op::ScatterAdd(r(x), gather.clone()),
+            Op::Concat(ref concat) => Op::Concat(Box::new(concat.with_inputs(r))),
             Op::Powf(x, p) => Op::Powf(r(x), p),
             Op::Abs(x) => Op::Abs(r(x)),
             Op::Sum(x) => Op::Sum(r(x)),
@@ -298,6 +357,17 @@ impl Op {
             Op::Exp(x) => v(x).map(f64::exp),
             Op::Ln(x) => v(x).map(f64::ln),
             Op::Sqrt(x) => v(x).map(f64::sqrt),
+            Op::Log1p(x) => v(x).map(f64::ln_1p),
+            Op::Expm1(x) => v(x).map(f64::exp_m1),
+            Op::Maximum(x, y) => v(x).zip_with(v(y), "maximum", max_nan),
+            Op::Compare(x, y, cmp) => {
+                v(x).zip_with(v(y), cmp.name(), move |x, y| f64::from(cmp.holds(x, y)))
+            }
+            Op::Where([m, a, b]) => v(m).select(v(a), v(b)),
+            Op::Permute(x, ref perm) => v(x).permute(perm),
+            Op::Take(x, ref gather) => gather.take(v(x)),
+            Op::ScatterAdd(x, ref gather) => gather.scatter_add(v(x)),
+            Op::Concat(ref concat) => concat.forward(v),
             Op::Powf(x, p) => v(x).map(move |x| powf(x, p)),
             Op::Abs(x) => v(x).map(f64::abs),
             Op::Sum(x) => Tensor::scalar(v(x).sum()),
@@ -405,6 +475,60 @@ fn max_nan(acc: f64, x: f64) -> f64 {
     if x > acc || x.is_nan() { x } else { acc }
 }
 
+/// The share of `maximum(a, b)`'s gradient that goes to `a`: 1 if `a` is larger, ½ at a tie,
+/// 0 if smaller; 1 if either is NaN, so that a NaN upstream gradient reaches both operands.
+pub(crate) fn max_share(a: f64, b: f64) -> f64 {
+    if a > b {
+        1.0
+    } else if a == b {
+        0.5
+    } else if a < b {
+        0.0
+    } else {
+        1.0
+    }
+}
+
+/// A comparison that [`Var::gt`](crate::Var::gt) and its siblings record: the mask is 1 where
+/// it holds and 0 elsewhere (NaN compares false, as in IEEE arithmetic and numpy).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Comparison {
+    /// `x > y`
+    Gt,
+    /// `x < y`
+    Lt,
+    /// `x ≥ y`
+    Ge,
+    /// `x ≤ y`
+    Le,
+    /// `x = y`
+    Eq,
+}
+
+impl Comparison {
+    /// Whether `x ◇ y` holds.
+    pub fn holds(self, x: f64, y: f64) -> bool {
+        match self {
+            Comparison::Gt => x > y,
+            Comparison::Lt => x < y,
+            Comparison::Ge => x >= y,
+            Comparison::Le => x <= y,
+            Comparison::Eq => x == y,
+        }
+    }
+
+    /// Its name as a method: `gt`, `lt`, `ge`, `le`, `eq`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Comparison::Gt => "gt",
+            Comparison::Lt => "lt",
+            Comparison::Ge => "ge",
+            Comparison::Le => "le",
+            Comparison::Eq => "eq",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -430,5 +554,15 @@ mod tests {
         assert!(max_nan(f64::NAN, 1.0).is_nan());
         assert!(max_nan(1.0, f64::NAN).is_nan());
         assert_eq!(max_nan(f64::NEG_INFINITY, 2.0), 2.0);
+        assert_eq!(
+            (
+                max_share(2.0, 1.0),
+                max_share(1.0, 1.0),
+                max_share(0.0, 1.0)
+            ),
+            (1.0, 0.5, 0.0)
+        );
+        assert_eq!(max_share(f64::NAN, 1.0), 1.0);
+        assert!(!Comparison::Ge.holds(f64::NAN, 1.0));
     }
 }

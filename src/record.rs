@@ -73,7 +73,16 @@ const PLACEHOLDER: Node = Node {
 /// overwritten, so a wrong answer would hold memory longer, never leak it or change a result.
 #[inline(always)]
 fn boxes(op: &Op) -> bool {
-    matches!(op, Op::Reshape(..) | Op::BroadcastTo(..) | Op::Custom(_))
+    matches!(
+        op,
+        Op::Reshape(..)
+            | Op::BroadcastTo(..)
+            | Op::Permute(..)
+            | Op::Take(..)
+            | Op::ScatterAdd(..)
+            | Op::Concat(_)
+            | Op::Custom(_)
+    )
 }
 
 /// The most placeholders added at a time past the last node: enough that adding them is rare,

@@ -22,12 +22,14 @@
 //! `relu″ = 0` and `|x|″ = 0`.
 
 use crate::custom::CustomCall;
-use crate::kernels::matmul_dims;
+use crate::gather::Gather;
+use crate::kernels::{BatchedDims, matmul_dims};
 use crate::matmul::{MatRef, gemm};
-use crate::op::{NodeId, Op, max_ties, powf, relu_passes, sigmoid, sign};
+use crate::op::{NodeId, Op, max_share, max_ties, powf, relu_passes, sigmoid, sign};
 use crate::shape::Shape;
 use crate::tensor::Tensor;
 use std::ops::{Add, Div, Mul, Neg, Sub};
+use std::sync::Arc;
 
 /// What a backward rule computes with: the operations the rules below use, besides the
 /// arithmetic operators.
@@ -65,6 +67,10 @@ pub(crate) trait Algebra:
     /// `self` where `keep(x)` holds and 0 elsewhere; the mask is a constant. (The `Var`
     /// algebra multiplies by the mask, so an infinite `self` gives NaN where the mask is 0.)
     fn masked(&self, x: &Self, keep: impl Fn(f64) -> bool) -> Self;
+    /// `self ⊙ share` for a constant `share` of 0s, ½s and 1s (who gets a tie's gradient), with
+    /// 0 where the share is 0 even if `self` is infinite or NaN: nothing is sent there, as
+    /// PyTorch's masked rules send nothing.
+    fn shared(&self, share: Tensor) -> Self;
     /// `σ(self) − t`. Tensors and numbers compute it without cancellation where `σ(self)` is
     /// close to 1; the `Var` algebra records it plainly as `σ(x) − t`, so a second derivative
     /// is built from ops that have one.
@@ -83,6 +89,17 @@ pub(crate) trait Algebra:
     /// The product `a · b` of `self` read as `a` and `other` read as `b` (each a row-major
     /// matrix, transposed or not), reshaped to `shape`.
     fn product(&self, a: Mat, other: &Self, b: Mat, shape: &[usize]) -> Self;
+    /// The batched product of two values of at least two dimensions, each one's matrices
+    /// transposed if asked, batch dimensions broadcast.
+    fn batched_product(&self, ta: bool, other: &Self, tb: bool) -> Self;
+    /// The axes reordered: axis `i` of the result is axis `perm[i]` of `self`.
+    fn permute(&self, perm: &[usize]) -> Self;
+    /// `z[i] = self[index[i]]`.
+    fn take(&self, gather: &Arc<Gather>) -> Self;
+    /// Zeros of the gather's source shape, each `self[i]` added at `index[i]`.
+    fn scatter_add(&self, gather: &Arc<Gather>) -> Self;
+    /// The `len` elements from `start` along `axis`.
+    fn narrow(&self, axis: usize, start: usize, len: usize) -> Self;
 
     /// A custom op's own rule: one gradient per input, each of that input's shape.
     fn custom(call: &CustomCall, inputs: &[Self], z: &Self, g: &Self) -> Vec<Self>;
@@ -172,6 +189,37 @@ pub(crate) fn vjp<A: Algebra>(
         Op::Exp(x) => sink.add(x, || g() * z()),
         Op::Ln(x) => sink.add(x, || g() / v(x)),
         Op::Sqrt(x) => sink.add(x, || g() / (z() * 2.0)),
+        Op::Log1p(x) => sink.add(x, || g() / (v(x) + 1.0)),
+        Op::Expm1(x) => sink.add(x, || g() * (z() + 1.0)),
+        Op::Maximum(x, y) => {
+            let share =
+                |a: NodeId, b: NodeId| v(a).value().zip_with(&v(b).value(), "maximum", max_share);
+            sink.add(x, || g().shared(share(x, y)));
+            sink.add(y, || g().shared(share(y, x)));
+        }
+        Op::Compare(..) => {}
+        Op::Where([m, a, b]) => {
+            sink.add(a, || g().masked(&v(m), |m| m != 0.0));
+            sink.add(b, || g().masked(&v(m), |m| m == 0.0));
+        }
+        Op::Permute(x, ref perm) => sink.add(x, || {
+            let mut inverse = vec![0; perm.len()];
+            for (i, &p) in perm.iter().enumerate() {
+                inverse[p] = i;
+            }
+            g().permute(&inverse)
+        }),
+        Op::Take(x, ref gather) => sink.add(x, || g().scatter_add(gather)),
+        Op::ScatterAdd(x, ref gather) => sink.add(x, || g().take(gather)),
+        Op::Concat(ref concat) => {
+            let axis = concat.axis();
+            let mut start = 0;
+            for &x in concat.inputs() {
+                let len = v(x).shape()[axis];
+                sink.add(x, || g().narrow(axis, start, len));
+                start += len;
+            }
+        }
         Op::Powf(x, p) => sink.add(x, || g() * (v(x).powf(p - 1.0) * p)),
         Op::Abs(x) => sink.add(x, || {
             let x = v(x);
@@ -188,8 +236,31 @@ pub(crate) fn vjp<A: Algebra>(
         Op::Transpose(x) => sink.add(x, || g().transpose()),
         Op::Reshape(x, _) => sink.add(x, || g().reshape(&v(x).shape())),
         Op::Matmul(x, y) => {
-            // As matrices (numpy reads a vector as one row or one column): x is m×k, y k×n.
             let (x_shape, y_shape) = (v(x).shape(), v(y).shape());
+            if x_shape.len() > 2 || y_shape.len() > 2 {
+                // Each operand as a batch of matrices (a vector as one row or column), so the
+                // rule is the 2-D one per matrix; the sink sums what a broadcast batch repeated.
+                let d = BatchedDims::new(&x_shape, &y_shape);
+                let gp = || g().reshape(&d.product);
+                sink.add(x, || {
+                    let dx = gp().batched_product(false, &v(y).reshape(&d.rhs), true); // g · yᵀ
+                    if x_shape.len() == 1 {
+                        without_unit_axis(dx, 2)
+                    } else {
+                        dx
+                    }
+                });
+                sink.add(y, || {
+                    let dy = v(x).reshape(&d.lhs).batched_product(true, &gp(), false); // xᵀ · g
+                    if y_shape.len() == 1 {
+                        without_unit_axis(dy, 1)
+                    } else {
+                        dy
+                    }
+                });
+                return;
+            }
+            // As matrices (numpy reads a vector as one row or one column): x is m×k, y k×n.
             let (m, k, n) = matmul_dims(&x_shape, &y_shape);
             let (xm, ym, gm) = (Mat::new(m, k), Mat::new(k, n), Mat::new(m, n));
             sink.add(x, || g().product(gm, &v(y), ym.t(), &x_shape)); // g · yᵀ
@@ -211,6 +282,19 @@ pub(crate) fn vjp<A: Algebra>(
             }
         }
     }
+}
+
+/// `p` without the axis of length 1 at position `from_end` counted from the end: the row or
+/// column a vector operand of a batched product was read as.
+fn without_unit_axis<A: Algebra>(p: A, from_end: usize) -> A {
+    let mut shape = p.shape().to_vec();
+    shape.remove(shape.len() - from_end);
+    p.reshape(&shape)
+}
+
+/// `g`'s share `w`: 0 when `w` is 0, whatever `g` is.
+fn shared(g: f64, w: f64) -> f64 {
+    if w == 0.0 { 0.0 } else { g * w }
 }
 
 /// `σ(x) − t`, computed as `(1 − t) − σ(−x)` for `x ≥ 0`, so that it keeps its digits where
@@ -271,6 +355,10 @@ impl Algebra for Tensor {
         self.zip_with(x, "mask", |g, x| if keep(x) { g } else { 0.0 })
     }
 
+    fn shared(&self, share: Tensor) -> Tensor {
+        self.zip_with(&share, "share", shared)
+    }
+
     fn sigmoid_minus(&self, t: &Tensor) -> Tensor {
         self.zip_with(t, "bce_with_logits", sigmoid_minus)
     }
@@ -297,6 +385,26 @@ impl Algebra for Tensor {
 
     fn product(&self, a: Mat, other: &Tensor, b: Mat, shape: &[usize]) -> Tensor {
         Tensor::from_parts(shape.into(), gemm(view(self, a), view(other, b)))
+    }
+
+    fn batched_product(&self, ta: bool, other: &Tensor, tb: bool) -> Tensor {
+        self.matmul_t(ta, other, tb)
+    }
+
+    fn permute(&self, perm: &[usize]) -> Tensor {
+        Tensor::permute(self, perm)
+    }
+
+    fn take(&self, gather: &Arc<Gather>) -> Tensor {
+        gather.take(self)
+    }
+
+    fn scatter_add(&self, gather: &Arc<Gather>) -> Tensor {
+        gather.scatter_add(self)
+    }
+
+    fn narrow(&self, axis: usize, start: usize, len: usize) -> Tensor {
+        Tensor::narrow(self, axis, start, len)
     }
 
     fn custom(call: &CustomCall, inputs: &[Tensor], z: &Tensor, g: &Tensor) -> Vec<Tensor> {
@@ -349,6 +457,10 @@ impl Algebra for f64 {
         if keep(*x) { *self } else { 0.0 }
     }
 
+    fn shared(&self, share: Tensor) -> f64 {
+        shared(*self, share.item())
+    }
+
     fn sigmoid_minus(&self, t: &f64) -> f64 {
         sigmoid_minus(*self, *t)
     }
@@ -375,6 +487,26 @@ impl Algebra for f64 {
 
     fn product(&self, _: Mat, _: &f64, _: Mat, _: &[usize]) -> f64 {
         unreachable!("a product of scalars is `mul`")
+    }
+
+    fn batched_product(&self, _: bool, _: &f64, _: bool) -> f64 {
+        unreachable!("a product of scalars is `mul`")
+    }
+
+    fn permute(&self, _: &[usize]) -> f64 {
+        *self // a scalar's only order of no axes
+    }
+
+    fn take(&self, _: &Arc<Gather>) -> f64 {
+        *self // from a scalar to a scalar: its one element
+    }
+
+    fn scatter_add(&self, _: &Arc<Gather>) -> f64 {
+        *self // to a scalar from a scalar: its one element
+    }
+
+    fn narrow(&self, _: usize, _: usize, _: usize) -> f64 {
+        unreachable!("a scalar has no axis to narrow")
     }
 
     fn custom(call: &CustomCall, inputs: &[f64], z: &f64, g: &f64) -> Vec<f64> {

@@ -5,8 +5,8 @@
 //! such as `mean` or `softmax`, records a few primitives). The math lives in `op.rs` (forward)
 //! and `rules.rs` (backward).
 
+use crate::axis::Axis;
 use crate::backward::{self, Grads};
-use crate::kernels::check_axis;
 use crate::op::Op;
 use crate::shape::Shape;
 use crate::tape::{NodeId, Tape};
@@ -162,13 +162,27 @@ impl<'t> Var<'t> {
         self.tape.record(op(self.id, other.id))
     }
 
-    /// The matrix product, with numpy's rules for 1-D and 2-D operands:
-    /// `[m, k] · [k, n] → [m, n]`, `[m, k] · [k] → [m]`, `[k] · [k, n] → [n]`, `[k] · [k] → []`.
+    /// The matrix product, with numpy's rules: `[m, k] · [k, n] → [m, n]`, `[m, k] · [k] → [m]`,
+    /// `[k] · [k, n] → [n]`, `[k] · [k] → []`; with more dimensions, a batch of matrices in the
+    /// last two whose leading dimensions broadcast (`[b, h, t, d] · [b, h, d, t] → [b, h, t, t]`,
+    /// `[b, m, k] · [k, n] → [b, m, n]`), each product through the same GEMM path.
+    ///
+    /// ```
+    /// use tapegrad::{Tape, Tensor};
+    ///
+    /// let tape = Tape::new();
+    /// let q = tape.param(Tensor::from_fn(&[2, 3, 4], |i| i as f64 / 10.0)); // 2 heads
+    /// let k = tape.param(Tensor::from_fn(&[2, 3, 4], |i| 1.0 - i as f64 / 20.0));
+    /// let scores = q.matmul(k.swap_axes(-1, -2)); // [2, 3, 3]: one 3×3 per head
+    /// assert_eq!(scores.shape(), [2, 3, 3]);
+    /// let grads = scores.sum().backward();
+    /// assert_eq!(grads[q].shape(), &[2, 3, 4]);
+    /// ```
     ///
     /// # Panics
     ///
-    /// If an operand is not 1-D or 2-D, the inner dimensions differ, or the Vars belong to two
-    /// tapes.
+    /// If an operand is a scalar, the inner dimensions differ, the batch dimensions do not
+    /// broadcast, or the Vars belong to two tapes.
     #[track_caller]
     pub fn matmul(self, other: Var<'t>) -> Var<'t> {
         self.binary(other, Op::Matmul, "matmul")
@@ -249,6 +263,25 @@ impl<'t> Var<'t> {
         self.tape.record(Op::Powf(self.id, p))
     }
 
+    /// `ln(1 + x)`, accurate where `x` is so small that `1 + x` rounds (`log1p(1e-20)` is
+    /// `1e-20`, where `(1 + x).ln()` gives 0).
+    #[track_caller]
+    pub fn log1p(self) -> Var<'t> {
+        self.tape.record(Op::Log1p(self.id))
+    }
+
+    /// `eˣ − 1`, accurate for small `x`, where `exp(x) − 1` loses its digits to cancellation.
+    #[track_caller]
+    pub fn expm1(self) -> Var<'t> {
+        self.tape.record(Op::Expm1(self.id))
+    }
+
+    /// `x²`, elementwise (recorded as `x · x`).
+    #[track_caller]
+    pub fn square(self) -> Var<'t> {
+        self * self
+    }
+
     /// The absolute value; its derivative at 0 is taken as 0.
     #[track_caller]
     pub fn abs(self) -> Var<'t> {
@@ -268,40 +301,59 @@ impl<'t> Var<'t> {
         self.sum() / count as f64
     }
 
-    /// The sum along `axis`, which is removed from the shape.
+    /// The sum along `axis` (negative counts from the end), which is removed from the shape;
+    /// [`sum_axis_keepdim`](Var::sum_axis_keepdim) keeps it with length 1.
     ///
     /// # Panics
     ///
     /// If `axis` is not a dimension of the value.
     #[track_caller]
-    pub fn sum_axis(self, axis: usize) -> Var<'t> {
+    pub fn sum_axis(self, axis: impl Axis) -> Var<'t> {
+        let axis = axis.resolve(&self.shape(), "sum_axis");
         self.tape.record(Op::SumAxis(self.id, axis))
     }
 
-    /// The mean along `axis`, which is removed from the shape.
+    /// The mean along `axis` (negative counts from the end), which is removed from the shape.
+    ///
+    /// To subtract it from the value, keep the axis: on a square matrix
+    /// `x - x.mean_axis(1)` broadcasts the row means along the *rows* (numpy's rules align the
+    /// last axes) and is silently wrong, where `x - x.mean_axis_keepdim(1)` centres each row.
+    ///
+    /// ```
+    /// use tapegrad::{Tape, Tensor};
+    ///
+    /// let tape = Tape::new();
+    /// let x = tape.param(Tensor::from([[1.0, 3.0], [10.0, 30.0]]));
+    /// let centred = x - x.mean_axis_keepdim(1);
+    /// assert_eq!(centred.value(), Tensor::from([[-1.0, 1.0], [-10.0, 10.0]]));
+    /// let wrong = x - x.mean_axis(1); // [2] against [2, 2]: the means run along each row
+    /// assert_eq!(wrong.value(), Tensor::from([[-1.0, -17.0], [8.0, 10.0]]));
+    /// ```
     ///
     /// # Panics
     ///
     /// If `axis` is not a dimension of the value.
     #[track_caller]
-    pub fn mean_axis(self, axis: usize) -> Var<'t> {
+    pub fn mean_axis(self, axis: impl Axis) -> Var<'t> {
         let shape = self.shape();
-        check_axis(&shape, axis, "mean_axis");
+        let axis = axis.resolve(&shape, "mean_axis");
         self.sum_axis(axis) / shape[axis] as f64
     }
 
-    /// The maximum along `axis`, which is removed. Where several elements tie for the maximum,
-    /// they share its gradient equally.
+    /// The maximum along `axis` (negative counts from the end), which is removed. Where
+    /// several elements tie for the maximum, they share its gradient equally.
     ///
     /// # Panics
     ///
     /// If `axis` is not a dimension of the value, or has length 0.
     #[track_caller]
-    pub fn max_axis(self, axis: usize) -> Var<'t> {
+    pub fn max_axis(self, axis: impl Axis) -> Var<'t> {
+        let axis = axis.resolve(&self.shape(), "max_axis");
         self.tape.record(Op::MaxAxis(self.id, axis))
     }
 
-    /// The transpose of a 2-D value.
+    /// The transpose of a 2-D value; [`swap_axes`](Var::swap_axes) and
+    /// [`permute`](Var::permute) reorder the axes of any value.
     ///
     /// # Panics
     ///
@@ -333,34 +385,36 @@ impl<'t> Var<'t> {
             .record(Op::BroadcastTo(self.id, Box::new(shape.into())))
     }
 
-    /// `eˣ / Σ eˣ` along `axis`, computed as `exp(log_softmax(x))` so that it never overflows.
+    /// `eˣ / Σ eˣ` along `axis` (negative counts from the end), computed as `exp(log_softmax(x))` so that it never overflows.
     ///
     /// # Panics
     ///
     /// If `axis` is not a dimension of the value.
     #[track_caller]
-    pub fn softmax(self, axis: usize) -> Var<'t> {
+    pub fn softmax(self, axis: impl Axis) -> Var<'t> {
         self.log_softmax(axis).exp()
     }
 
-    /// `x − log Σ eˣ` along `axis`, fused so that large values do not overflow.
+    /// `x − log Σ eˣ` along `axis` (negative counts from the end), fused so that large values do not overflow.
     ///
     /// # Panics
     ///
     /// If `axis` is not a dimension of the value.
     #[track_caller]
-    pub fn log_softmax(self, axis: usize) -> Var<'t> {
+    pub fn log_softmax(self, axis: impl Axis) -> Var<'t> {
+        let axis = axis.resolve(&self.shape(), "log_softmax");
         self.tape.record(Op::LogSoftmax(self.id, axis))
     }
 
-    /// `log Σ eˣ` along `axis`, which is removed; computed as `m + log Σ e^(x − m)` with `m` the
+    /// `log Σ eˣ` along `axis` (negative counts from the end), which is removed; computed as `m + log Σ e^(x − m)` with `m` the
     /// maximum, so that large values do not overflow.
     ///
     /// # Panics
     ///
     /// If `axis` is not a dimension of the value.
     #[track_caller]
-    pub fn logsumexp(self, axis: usize) -> Var<'t> {
+    pub fn logsumexp(self, axis: impl Axis) -> Var<'t> {
+        let axis = axis.resolve(&self.shape(), "logsumexp");
         self.tape.record(Op::LogSumExp(self.id, axis))
     }
 }

@@ -60,6 +60,29 @@ fn cases() -> Vec<(&'static str, F, Vec<Tensor>)> {
         ("ln", |v| sq(v[0].ln()), vec![pos.clone()]),
         ("sqrt", |v| sq(v[0].sqrt()), vec![pos.clone()]),
         ("powf", |v| v[0].powf(2.5).sum(), vec![pos.clone()]),
+        ("log1p", |v| sq(v[0].log1p()), vec![a.clone()]),
+        ("expm1", |v| sq(v[0].expm1()), vec![a.clone()]),
+        ("square", |v| sq(v[0].square()), vec![a.clone()]),
+        (
+            "maximum",
+            |v| sq(v[0].maximum(v[1]).exp()),
+            vec![a.clone(), b.clone()],
+        ),
+        (
+            "minimum broadcast",
+            |v| sq(v[0].minimum(v[1]).sin()),
+            vec![a.clone(), row.clone()],
+        ),
+        (
+            "clamp",
+            |v| sq(v[0].clamp(-0.5, 0.5).exp()),
+            vec![a.clone()],
+        ),
+        (
+            "where of a comparison",
+            |v| sq(Var::where_(v[0].gt(v[1]), v[0] * v[1], v[1].exp())),
+            vec![a.clone(), b.clone()],
+        ),
         ("powf 1", |v| sq(v[0].powf(1.0)), vec![a.clone()]),
         ("abs", |v| sq(v[0].abs()), vec![a.clone()]),
         ("sum", |v| sq(v[0].sum()), vec![a.clone()]),
@@ -88,6 +111,113 @@ fn cases() -> Vec<(&'static str, F, Vec<Tensor>)> {
         (
             "matmul 1-D",
             |v| sq(v[0].matmul(v[1])),
+            vec![row.clone(), m.clone()],
+        ),
+        (
+            "sum_axis_keepdim -1",
+            |v| sq(v[0] / v[0].sum_axis_keepdim(-1)),
+            vec![pos.clone()],
+        ),
+        (
+            "mean_axis_keepdim",
+            |v| sq(v[0] - v[0].mean_axis_keepdim(0)),
+            vec![a.clone()],
+        ),
+        ("min_axis -1", |v| sq(v[0].min_axis(-1)), vec![a.clone()]),
+        (
+            "permute",
+            |v| sq(v[0].reshape(&[1, 2, 3]).permute(&[2, 0, 1]).exp()),
+            vec![a.clone()],
+        ),
+        (
+            "swap_axes",
+            |v| sq(v[0].swap_axes(-1, 0).matmul(v[0])),
+            vec![a.clone()],
+        ),
+        (
+            "squeeze unsqueeze",
+            |v| sq(v[0].unsqueeze(1).sin().squeeze(-2)),
+            vec![a.clone()],
+        ),
+        (
+            "narrow",
+            |v| sq(v[0].narrow(-1, 1, 2).exp()),
+            vec![a.clone()],
+        ),
+        (
+            "slice",
+            |v| sq(v[0].slice(1, 0, 3, 2).sin()),
+            vec![a.clone()],
+        ),
+        (
+            "index_select",
+            |v| sq(v[0].index_select(0, &[1, 1, 0]).exp()),
+            vec![a.clone()],
+        ),
+        (
+            "gather",
+            |v| {
+                let index = Tensor::from([[2.0, 2.0], [0.0, 1.0]]);
+                sq(v[0].gather(1, &index).exp())
+            },
+            vec![a.clone()],
+        ),
+        (
+            "concat",
+            |v| sq(Var::concat(&[v[0], v[1].exp(), v[0]], 0).sin()),
+            vec![a.clone(), b.clone()],
+        ),
+        (
+            "stack split",
+            |v| {
+                let s = Var::stack(&[v[0], v[1]], -1).exp();
+                let parts = s.split(-1, &[1, 1]);
+                sq(parts[0] * parts[1])
+            },
+            vec![a.clone(), b.clone()],
+        ),
+        (
+            "tril triu",
+            |v| {
+                let s = v[0].matmul(v[0].transpose()); // 2 × 2
+                sq(s.tril(0).exp() + s.triu(1).sin())
+            },
+            vec![a.clone()],
+        ),
+        (
+            "diagonal diag_embed",
+            |v| sq(v[0].diag_embed().exp().diagonal() * v[0]),
+            vec![row.clone()],
+        ),
+        (
+            "tril_from_vec",
+            |v| {
+                let l = v[0].tril_from_vec(2, 0); // 3 elements: a 2 × 2 Cholesky factor
+                sq(l.matmul(l.transpose()).exp())
+            },
+            vec![row.clone()],
+        ),
+        ("var", |v| sq(v[0].var(-1, 1.0)), vec![a.clone()]),
+        ("std", |v| sq(v[0].std(0, 0.0).ln()), vec![a.clone()]),
+        (
+            "standardise",
+            |v| sq((v[0] - v[0].mean_axis_keepdim(-1)) / v[0].std_keepdim(-1, 1.0)),
+            vec![a.clone()],
+        ),
+        (
+            "batched matmul",
+            |v| {
+                let batch = Var::stack(&[v[0], v[1] * v[0]], 0); // [2, 2, 3]
+                sq(batch.matmul(v[2]).tanh())
+            },
+            vec![a.clone(), b.clone(), m.clone()],
+        ),
+        (
+            "batched matmul broadcast vector",
+            |v| {
+                let batch = Var::stack(&[v[1], v[1].exp()], 0); // [2, 3, 2]
+                sq(v[0].matmul(batch).sin())
+            },
             vec![row.clone(), m.clone()],
         ),
         ("log_softmax", |v| sq(v[0].log_softmax(1)), vec![a.clone()]),

@@ -76,6 +76,29 @@ fn cross_entropy_is_stable_for_huge_logits() {
 }
 
 #[test]
+fn cross_entropy_with_a_masked_class_stays_finite() {
+    // A −∞ logit masks class 2 of row 0. The loss picks the target's log-probability with a
+    // gather, so the −∞ of the masked class is never multiplied by 0 (a NaN before).
+    let tape = Tape::new();
+    let inf = f64::NEG_INFINITY;
+    let z = tape.param(Tensor::from([[0.0, 0.0, inf], [1.0, 0.0, 0.0]]));
+    let l = loss::cross_entropy(z, &[0, 2]);
+    let e = 1f64.exp();
+    // Row 0: −ln(1/2); row 1: −ln(1/(e + 2)).
+    let want = (2f64.ln() + (e + 2.0).ln()) / 2.0;
+    assert!((l.value().item() - want).abs() < 1e-15, "{:?}", l.value());
+    let g = l.backward()[z].clone();
+    // (softmax − one_hot) / 2, with softmax 0 at the masked class.
+    assert_eq!(g.data()[..3], [(0.5 - 1.0) / 2.0, 0.25, 0.0]);
+    assert!(g.is_finite(), "{g:?}");
+    // A −∞ at the target costs +∞, as in PyTorch.
+    assert_eq!(
+        loss::cross_entropy(z, &[2, 0]).value().item(),
+        f64::INFINITY
+    );
+}
+
+#[test]
 fn binary_cross_entropy_with_logits_matches_the_naive_formula_and_stays_finite() {
     let mut rng = Rng::new(12);
     let z = rng.tensor(&[3, 2], -4.0, 4.0);

@@ -5,7 +5,7 @@ mod common;
 
 use approx::assert_relative_eq;
 use common::{Rng, check_gradients};
-use tapegrad::{Tape, Tensor};
+use tapegrad::{Tape, Tensor, Var};
 
 /// Shapes each elementwise op is checked at: scalar, vector, matrix, 3-D.
 const SHAPES: [&[usize]; 4] = [&[], &[5], &[2, 3], &[2, 3, 2]];
@@ -34,6 +34,17 @@ fn binary_ops_match_finite_differences_under_broadcasting() {
         check_gradients(&format!("sub {a:?} {b:?}"), &inputs, |v| v[0] - v[1]);
         check_gradients(&format!("mul {a:?} {b:?}"), &inputs, |v| v[0] * v[1]);
         check_gradients(&format!("div {a:?} {b:?}"), &inputs, |v| v[0] / v[1]);
+        // Random values never tie, where maximum and minimum are differentiable.
+        check_gradients(&format!("maximum {a:?} {b:?}"), &inputs, |v| {
+            v[0].maximum(v[1])
+        });
+        check_gradients(&format!("minimum {a:?} {b:?}"), &inputs, |v| {
+            v[0].minimum(v[1])
+        });
+        check_gradients(&format!("where {a:?} {b:?}"), &inputs, |v| {
+            let mask = v[0].tape().constant(Tensor::from([1.0, 0.0, 1.0]));
+            Var::where_(mask, v[0] * 2.0, v[1].exp())
+        });
     }
 }
 
@@ -69,6 +80,11 @@ fn unary_ops_match_finite_differences() {
         check_gradients("exp", &any, |v| v[0].exp());
         check_gradients("ln", &positive, |v| v[0].ln());
         check_gradients("sqrt", &positive, |v| v[0].sqrt());
+        check_gradients("log1p", &positive, |v| (v[0] - 0.9).log1p());
+        check_gradients("expm1", &any, |v| v[0].expm1());
+        check_gradients("square", &any, |v| v[0].square());
+        check_gradients("clamp", &off_kink, |v| v[0].clamp(-1.0, 1.0));
+        check_gradients("clamp below", &off_kink, |v| v[0].clamp(0.0, f64::INFINITY));
         for p in [2.0, 3.0, 0.5, -1.5] {
             check_gradients(&format!("powf {p}"), &positive, |v| v[0].powf(p));
         }
@@ -95,6 +111,111 @@ fn reductions_match_finite_differences() {
             check_gradients("logsumexp", &x, |v| v[0].logsumexp(axis));
         }
     }
+}
+
+#[test]
+fn axis_ops_match_finite_differences_with_axes_from_either_end() {
+    let mut rng = Rng::new(9);
+    for shape in &SHAPES[1..] {
+        let x = [rng.tensor(shape, -2.0, 2.0)];
+        let n = shape.len() as i32;
+        for axis in -n..n {
+            let name = |op: &str| format!("{op} {shape:?} axis {axis}");
+            check_gradients(&name("sum_axis"), &x, |v| v[0].sum_axis(axis));
+            check_gradients(&name("max_axis"), &x, |v| v[0].max_axis(axis));
+            check_gradients(&name("min_axis"), &x, |v| v[0].min_axis(axis));
+            check_gradients(&name("softmax"), &x, |v| v[0].softmax(axis));
+            check_gradients(&name("sum_axis_keepdim"), &x, |v| {
+                v[0].sum_axis_keepdim(axis)
+            });
+            check_gradients(&name("mean_axis_keepdim"), &x, |v| {
+                v[0] - v[0].mean_axis_keepdim(axis)
+            });
+            check_gradients(&name("max_axis_keepdim"), &x, |v| {
+                v[0].max_axis_keepdim(axis)
+            });
+            check_gradients(&name("min_axis_keepdim"), &x, |v| {
+                v[0].min_axis_keepdim(axis)
+            });
+            check_gradients(&name("logsumexp_keepdim"), &x, |v| {
+                v[0] - v[0].logsumexp_keepdim(axis)
+            });
+            check_gradients(&name("unsqueeze"), &x, |v| v[0].unsqueeze(axis) * 2.0);
+            check_gradients(&name("swap_axes"), &x, |v| v[0].swap_axes(axis, 0));
+        }
+    }
+}
+
+#[test]
+fn permutations_and_unit_axes_match_finite_differences() {
+    let mut rng = Rng::new(10);
+    let x = [rng.tensor(&[2, 3, 4], -2.0, 2.0)];
+    for perm in [[0, 1, 2], [2, 0, 1], [1, 2, 0], [2, 1, 0], [0, 2, 1]] {
+        check_gradients(&format!("permute {perm:?}"), &x, |v| v[0].permute(&perm));
+    }
+    check_gradients("permute negative", &x, |v| v[0].permute(&[-1, -3, -2]));
+    let y = [rng.tensor(&[2, 1, 3], -2.0, 2.0)];
+    check_gradients("squeeze", &y, |v| v[0].squeeze(1));
+    check_gradients("squeeze -2", &y, |v| v[0].squeeze(-2));
+    check_gradients("unsqueeze -1", &y, |v| v[0].unsqueeze(-1));
+}
+
+#[test]
+fn selecting_and_joining_match_finite_differences() {
+    let mut rng = Rng::new(11);
+    let x = [rng.tensor(&[3, 4, 2], -2.0, 2.0)];
+    check_gradients("narrow", &x, |v| v[0].narrow(1, 1, 2));
+    check_gradients("narrow -1", &x, |v| v[0].narrow(-1, 1, 1));
+    check_gradients("slice with a step", &x, |v| v[0].slice(1, 0, 4, 2));
+    check_gradients("slice past the end", &x, |v| v[0].slice(0, 1, 9, 1));
+    check_gradients("index_select with repeats", &x, |v| {
+        v[0].index_select(0, &[2, 0, 2, 2])
+    });
+    check_gradients("index_select empty", &x, |v| v[0].index_select(1, &[]));
+    let index = Tensor::from_vec(vec![1.0, 0.0, 3.0, 3.0, 0.0, 2.0], &[3, 1, 2]).unwrap();
+    check_gradients("gather", &x, |v| v[0].gather(1, &index));
+    let index = Tensor::from_fn(&[2, 4, 1], |i| (i % 3 % 2) as f64);
+    check_gradients("gather -1", &x, |v| v[0].gather(-1, &index));
+    check_gradients("split", &x, |v| {
+        let parts = v[0].split(1, &[1, 3]);
+        parts[0] * parts[1].sum_axis_keepdim(1)
+    });
+    check_gradients("chunk", &x, |v| {
+        let parts = v[0].chunk(2, 0);
+        parts[0].sum() * parts[1].sum()
+    });
+    let parts = [
+        rng.tensor(&[2, 3], -2.0, 2.0),
+        rng.tensor(&[2, 1], -2.0, 2.0),
+        rng.tensor(&[2, 2], -2.0, 2.0),
+    ];
+    check_gradients("concat", &parts, |v| Var::concat(v, -1));
+    check_gradients("concat twice", &parts, |v| {
+        Var::concat(&[v[0], v[1], v[0]], 1).exp()
+    });
+    let rows = [rng.tensor(&[3], -2.0, 2.0), rng.tensor(&[3], -2.0, 2.0)];
+    for axis in [0, 1, -1] {
+        check_gradients(&format!("stack {axis}"), &rows, |v| Var::stack(v, axis));
+    }
+}
+
+#[test]
+fn triangles_and_diagonals_match_finite_differences() {
+    let mut rng = Rng::new(12);
+    let m = [rng.tensor(&[2, 3, 3], -2.0, 2.0)];
+    for k in [-1, 0, 1] {
+        check_gradients(&format!("tril {k}"), &m, |v| v[0].tril(k));
+        check_gradients(&format!("triu {k}"), &m, |v| v[0].triu(k));
+    }
+    check_gradients("diagonal", &m, |v| v[0].diagonal());
+    let d = [rng.tensor(&[2, 3], -2.0, 2.0)];
+    check_gradients("diag_embed", &d, |v| v[0].diag_embed());
+    check_gradients("tril_from_vec", &[rng.tensor(&[2, 6], -2.0, 2.0)], |v| {
+        v[0].tril_from_vec(3, 0)
+    });
+    check_gradients("tril_from_vec -1", &[rng.tensor(&[3], -2.0, 2.0)], |v| {
+        v[0].tril_from_vec(3, -1)
+    });
 }
 
 #[test]
@@ -132,6 +253,45 @@ fn matmul_matches_finite_differences_for_every_rank_pair() {
         check_gradients(&format!("matmul {a:?} · {b:?}"), &inputs, |v| {
             v[0].matmul(v[1])
         });
+    }
+}
+
+#[test]
+fn batched_matmul_matches_finite_differences_with_broadcast_batches() {
+    let mut rng = Rng::new(13);
+    for (a, b) in [
+        (&[2, 3, 4][..], &[2, 4, 5][..]),
+        (&[2, 3, 4], &[4, 5]),
+        (&[3, 4], &[2, 4, 5]),
+        (&[2, 1, 3, 4], &[3, 4, 2]),
+        (&[1, 3, 4], &[2, 4, 2]),
+        (&[2, 3, 4], &[4]),
+        (&[4], &[2, 4, 3]),
+        (&[2, 2, 12, 12], &[2, 2, 12, 12]), // through the GEMM crate
+    ] {
+        let inputs = [rng.tensor(a, -2.0, 2.0), rng.tensor(b, -2.0, 2.0)];
+        check_gradients(&format!("matmul {a:?} · {b:?}"), &inputs, |v| {
+            v[0].matmul(v[1])
+        });
+    }
+}
+
+#[test]
+fn variance_and_standard_deviation_match_finite_differences() {
+    let mut rng = Rng::new(14);
+    let x = [rng.tensor(&[3, 4], -2.0, 2.0)];
+    for axis in [0, 1, -1] {
+        for correction in [0.0, 1.0] {
+            let name = format!("var {axis} {correction}");
+            check_gradients(&name, &x, |v| v[0].var(axis, correction));
+            let name = format!("std {axis} {correction}");
+            check_gradients(&name, &x, |v| v[0].std(axis, correction));
+            let name = format!("standardised {axis} {correction}");
+            check_gradients(&name, &x, |v| {
+                (v[0] - v[0].mean_axis_keepdim(axis)) / v[0].std_keepdim(axis, correction)
+                    + v[0].var_keepdim(axis, correction)
+            });
+        }
     }
 }
 

@@ -27,12 +27,30 @@ fn matmul_inner_dimensions_differ() {
 }
 
 #[test]
-#[should_panic(expected = "matmul: operands must be 1-D or 2-D: [2, 2, 2] · [2]")]
-fn matmul_of_a_3d_operand() {
+#[should_panic(expected = "matmul: operands must have at least one dimension: [] · [2]")]
+fn matmul_of_a_scalar() {
     let tape = Tape::new();
     let _ = tape
-        .param(Tensor::zeros(&[2, 2, 2]))
+        .param(Tensor::scalar(1.0))
         .matmul(tape.param(Tensor::zeros(&[2])));
+}
+
+#[test]
+#[should_panic(expected = "matmul: batch dimensions cannot be broadcast: [2, 2, 3] · [3, 3, 2]")]
+fn matmul_of_batches_that_do_not_broadcast() {
+    let tape = Tape::new();
+    let _ = tape
+        .param(Tensor::zeros(&[2, 2, 3]))
+        .matmul(tape.param(Tensor::zeros(&[3, 3, 2])));
+}
+
+#[test]
+#[should_panic(expected = "matmul: inner dimensions differ: [2, 2, 3] · [2, 2]")]
+fn matmul_of_a_batch_with_the_wrong_inner_dimension() {
+    let tape = Tape::new();
+    let _ = tape
+        .param(Tensor::zeros(&[2, 2, 3]))
+        .matmul(tape.param(Tensor::zeros(&[2, 2])));
 }
 
 #[test]

@@ -199,6 +199,9 @@ fn apply<'t>(
         "ln" => x.ln(),
         "sqrt" => x.sqrt(),
         "abs" => x.abs(),
+        "log1p" => x.log1p(),
+        "expm1" => x.expm1(),
+        "square" => x.square(),
         "powf" => x.powf(c()),
         "add_scalar" => x + c(),
         "mul_scalar" => x * c(),
@@ -209,6 +212,8 @@ fn apply<'t>(
         "sub" => x - y(),
         "mul" => x * y(),
         "div" => x / y(),
+        "maximum" => x.maximum(y()),
+        "minimum" => x.minimum(y()),
         "bce_with_logits" => tapegrad::loss::binary_cross_entropy_with_logits(x, y()),
         other => panic!("the fixture has an op tapegrad's test does not know: {other}"),
     }

@@ -6,7 +6,7 @@
 //! numbers a trace reports as contributions and gradients come from the sweep itself, so a
 //! factor here can only be misdescribed, never make a gradient wrong (the tests compare the two).
 
-use crate::op::{Op, relu_passes};
+use crate::op::{Op, max_share, relu_passes};
 use crate::tape::{Node, NodeId};
 use crate::tensor::Tensor;
 
@@ -95,6 +95,32 @@ pub(crate) fn local_factor(
         Op::Exp(_) => elementwise(z.to_string(), out.clone()),
         Op::Ln(x) => elementwise(format!("1/{}", n(x)), v(x).map(|x| 1.0 / x)),
         Op::Sqrt(_) => elementwise(format!("1/(2·{z})"), out.map(|z| 1.0 / (2.0 * z))),
+        Op::Log1p(x) => elementwise(format!("1/(1 + {})", n(x)), v(x).map(|x| 1.0 / (1.0 + x))),
+        Op::Expm1(_) => elementwise(format!("{z} + 1"), out.map(|z| z + 1.0)),
+        Op::Maximum(x, y) => {
+            let (a, b) = if position == 0 { (x, y) } else { (y, x) };
+            elementwise(
+                format!("[{} > {}] + ½[{0} = {1}]", n(a), n(b)),
+                v(a).zip_with(v(b), "maximum", max_share),
+            )
+        }
+        Op::Compare(..) => LocalFactor::Zero,
+        Op::Where(_) if position == 0 => LocalFactor::Zero, // the mask gets no gradient
+        Op::Where([m, ..]) => {
+            let keep = position == 1;
+            let word = if keep { "≠" } else { "=" };
+            elementwise(
+                format!("[{} {word} 0]", n(m)),
+                v(m).map(move |m| f64::from((m != 0.0) == keep)),
+            )
+        }
+        Op::Permute(_, ref perm) => vjp(format!("{g} with the axes {perm:?} put back")),
+        Op::Take(x, _) => vjp(format!("{g} added back where it was taken from {}", n(x))),
+        Op::ScatterAdd(..) => vjp(format!("{g} taken where it was added")),
+        Op::Concat(ref concat) => vjp(format!(
+            "{g}'s piece {position} along axis {}",
+            concat.axis()
+        )),
         Op::Powf(x, p) => elementwise(
             format!("{p}·{}^{}", n(x), p - 1.0),
             v(x).map(|x| p * x.powf(p - 1.0)),
