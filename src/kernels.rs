@@ -315,6 +315,27 @@ impl Tensor {
         Tensor::from_parts(shape, out)
     }
 
+    /// `self · otherᵀ` for `self` of shape `[m, k]` (or `[k]`) and `other` of shape `[n, k]`:
+    /// `other` is read through a transposed view, never copied. PyTorch's `nn.Linear` keeps its
+    /// weight `[out, in]` and computes `x · Wᵀ` this way.
+    ///
+    /// # Panics
+    ///
+    /// If `self` is not 1-D or 2-D, `other` is not 2-D, or their last dimensions differ.
+    #[track_caller]
+    pub fn matmul_t(&self, other: &Tensor) -> Tensor {
+        let (m, k, n) = matmul_t_dims(self.shape(), other.shape());
+        let out = gemm(
+            MatRef::row_major(self.data(), m, k),
+            MatRef::row_major(other.data(), n, k).t(),
+        );
+        let shape: Shape = match self.ndim() {
+            2 => [m, n].into(),
+            _ => [n].into(),
+        };
+        Tensor::from_parts(shape, out)
+    }
+
     /// `log Σ exp(x)` along `axis` (removing it), computed as `m + log Σ exp(x − m)` with `m`
     /// the maximum, so that large values do not overflow.
     #[track_caller]
@@ -394,6 +415,24 @@ pub(crate) fn matmul_dims(lhs: &[usize], rhs: &[usize]) -> (usize, usize, usize)
     assert!(
         k == k2,
         "matmul: inner dimensions differ: {lhs:?} · {rhs:?}"
+    );
+    (m, k, n)
+}
+
+/// `(m, k, n)` of `lhs · rhsᵀ`: `lhs` is `[m, k]` or `[k]` (m = 1), `rhs` is `[n, k]`.
+#[track_caller]
+pub(crate) fn matmul_t_dims(lhs: &[usize], rhs: &[usize]) -> (usize, usize, usize) {
+    let (m, k) = match *lhs {
+        [k] => (1, k),
+        [m, k] => (m, k),
+        _ => panic!("matmul_t: the left operand must be 1-D or 2-D: {lhs:?} · {rhs:?}ᵀ"),
+    };
+    let [n, k2] = *rhs else {
+        panic!("matmul_t: the right operand must be 2-D: {lhs:?} · {rhs:?}ᵀ")
+    };
+    assert!(
+        k == k2,
+        "matmul_t: the last dimensions differ: {lhs:?} · {rhs:?}ᵀ"
     );
     (m, k, n)
 }

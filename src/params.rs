@@ -11,7 +11,7 @@ use crate::tape::Tape;
 use crate::tensor::Tensor;
 use indexmap::IndexMap;
 use std::fmt;
-use std::ops::{Index, IndexMut};
+use std::ops::Index;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 mod file;
@@ -130,6 +130,50 @@ impl ParamStore {
     /// The value of the parameter called `name`.
     pub fn get(&self, name: &str) -> Option<&Tensor> {
         self.params.get(name)
+    }
+
+    /// Replaces the value of parameter `key` (a [`ParamId`] or a name) with `value`, which
+    /// must have the parameter's shape: a layer's weight of another shape, or a square one
+    /// transposed by mistake in another layout, would otherwise be found only much later.
+    ///
+    /// ```
+    /// use tapegrad::{ParamStore, Tensor};
+    ///
+    /// let mut store = ParamStore::new();
+    /// let w = store.insert("w", Tensor::zeros(&[2]));
+    /// store.set(w, Tensor::from([1.0, 2.0]));
+    /// store.set("w", [3.0, 4.0]);
+    /// assert_eq!(store[w].data(), &[3.0, 4.0]);
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If the store holds no such parameter, or `value`'s shape differs from the parameter's
+    /// (the store is then unchanged).
+    #[track_caller]
+    pub fn set(&mut self, key: impl ParamKey, value: impl Into<Tensor>) {
+        let index = key.position(self);
+        let value = value.into();
+        let (name, old) = self.params.get_index_mut(index).expect("checked");
+        assert!(
+            value.shape() == old.shape(),
+            "ParamStore::set: parameter `{name}` has shape {:?}, the new value {:?}",
+            old.shape(),
+            value.shape()
+        );
+        *old = value;
+    }
+
+    /// The elements of parameter `key` (a [`ParamId`] or a name), to change in place (its
+    /// shape cannot change). Copies the buffer first if a tape still shares it.
+    ///
+    /// # Panics
+    ///
+    /// If the store holds no such parameter.
+    #[track_caller]
+    pub fn data_mut(&mut self, key: impl ParamKey) -> &mut [f64] {
+        let index = key.position(self);
+        self.params[index].data_mut()
     }
 
     /// The name of parameter `id`.
@@ -295,17 +339,6 @@ impl Index<ParamId> for ParamStore {
     }
 }
 
-impl IndexMut<ParamId> for ParamStore {
-    /// # Panics
-    ///
-    /// If `id` does not belong to this store.
-    #[track_caller]
-    fn index_mut(&mut self, id: ParamId) -> &mut Tensor {
-        let index = self.check_id(id);
-        &mut self.params[index]
-    }
-}
-
 impl Index<&str> for ParamStore {
     type Output = Tensor;
 
@@ -321,22 +354,51 @@ impl Index<&str> for ParamStore {
     }
 }
 
-impl IndexMut<&str> for ParamStore {
+impl fmt::Debug for ParamStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+/// What names a parameter of a [`ParamStore`]: its [`ParamId`] or its name.
+pub trait ParamKey: sealed::Sealed {
+    /// The parameter's position in `store`.
+    ///
     /// # Panics
     ///
-    /// If the store holds no parameter called `name`.
+    /// If `store` holds no such parameter.
     #[track_caller]
-    fn index_mut(&mut self, name: &str) -> &mut Tensor {
-        match self.params.get_mut(name) {
-            Some(value) => value,
-            None => panic!("ParamStore: no parameter called `{name}`"),
+    fn position(&self, store: &ParamStore) -> usize;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::ParamId {}
+    impl Sealed for &str {}
+    impl Sealed for &String {}
+}
+
+impl ParamKey for ParamId {
+    #[track_caller]
+    fn position(&self, store: &ParamStore) -> usize {
+        store.check_id(*self)
+    }
+}
+
+impl ParamKey for &str {
+    #[track_caller]
+    fn position(&self, store: &ParamStore) -> usize {
+        match store.params.get_index_of(*self) {
+            Some(index) => index,
+            None => panic!("ParamStore: no parameter called `{self}`"),
         }
     }
 }
 
-impl fmt::Debug for ParamStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map().entries(self.iter()).finish()
+impl ParamKey for &String {
+    #[track_caller]
+    fn position(&self, store: &ParamStore) -> usize {
+        self.as_str().position(store)
     }
 }
 

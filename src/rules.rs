@@ -22,7 +22,7 @@
 //! `relu″ = 0` and `|x|″ = 0`.
 
 use crate::custom::CustomCall;
-use crate::kernels::matmul_dims;
+use crate::kernels::{matmul_dims, matmul_t_dims};
 use crate::matmul::{MatRef, gemm};
 use crate::op::{NodeId, Op, max_ties, powf, relu_passes, sigmoid, sign};
 use crate::shape::Shape;
@@ -194,6 +194,15 @@ pub(crate) fn vjp<A: Algebra>(
             let (xm, ym, gm) = (Mat::new(m, k), Mat::new(k, n), Mat::new(m, n));
             sink.add(x, || g().product(gm, &v(y), ym.t(), &x_shape)); // g · yᵀ
             sink.add(y, || v(x).product(xm.t(), &g(), gm, &y_shape)); // xᵀ · g
+        }
+        Op::MatmulT(x, y) => {
+            // x is m×k and y n×k, so z = x·yᵀ is m×n; both gradients read g and the operands
+            // through views, as the forward pass does.
+            let (x_shape, y_shape) = (v(x).shape(), v(y).shape());
+            let (m, k, n) = matmul_t_dims(&x_shape, &y_shape);
+            let (xm, ym, gm) = (Mat::new(m, k), Mat::new(n, k), Mat::new(m, n));
+            sink.add(x, || g().product(gm, &v(y), ym, &x_shape)); // g · y
+            sink.add(y, || g().product(gm.t(), &v(x), xm, &y_shape)); // gᵀ · x
         }
         Op::LogSoftmax(x, axis) => sink.add(x, || {
             let len = z().shape()[axis];

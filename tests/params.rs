@@ -245,8 +245,8 @@ fn ids_names_and_lookups_follow_insertion_order() {
     // 6 + 1 (a scalar is one element) + 4.
     assert_eq!(store.num_elements(), 11);
 
-    store[a] = Tensor::scalar(-1.5);
-    store[m].data_mut()[2] = 100.0;
+    store.set(a, Tensor::scalar(-1.5));
+    store.data_mut(m)[2] = 100.0;
     assert_eq!(store["a"].item(), -1.5);
     assert_eq!(store["m"].data(), &[8.0, 9.0, 100.0, 11.0]);
     assert_eq!(
@@ -486,7 +486,7 @@ fn ids_work_on_clones_and_after_load_into() {
     let path =
         std::env::temp_dir().join(format!("tapegrad-ids-{}.safetensors", std::process::id()));
     let mut saved = store.clone();
-    saved[w] = Tensor::from([5.0, 6.0]);
+    saved.set(w, Tensor::from([5.0, 6.0]));
     saved.save(&path).unwrap();
     store.load_into(&path).unwrap();
     std::fs::remove_file(&path).ok();
