@@ -90,7 +90,9 @@ pub use check::{GradCheckError, GradCheckOptions, GradCheckReport, gradcheck, gr
 pub use custom::{CustomCall, CustomOp};
 pub use error::Error;
 pub use op::Op;
-pub use params::{ParamGrads, ParamId, ParamKey, ParamStore, Params, Summary};
+pub use params::{
+    FileOptions, ParamGrads, ParamId, ParamKey, ParamStore, Params, SaveDtype, Summary,
+};
 pub use shape::{Shape, broadcast_shapes};
 pub use tape::{NodeId, Tape};
 pub use tensor::Tensor;

@@ -5,7 +5,8 @@
 //! holds the weights as plain tensors in insertion order. Each step puts them on a tape
 //! ([`ParamStore::on_tape`], giving [`Params`]: the `Var`s by name or by [`ParamId`]), and takes
 //! their gradients off it ([`Params::grads`], giving [`ParamGrads`], which outlive the tape).
-//! An optimizer then updates the store in place. Saving and loading is in `params/file.rs`.
+//! An optimizer then updates the store in place. Saving and loading is in `params/file.rs`
+//! (the safetensors encoding in `params/format.rs`).
 
 use crate::tape::Tape;
 use crate::tensor::Tensor;
@@ -14,9 +15,12 @@ use std::fmt;
 use std::ops::Index;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-mod file;
+pub(crate) mod file;
+pub(crate) mod format;
 mod step;
 
+pub use file::FileOptions;
+pub use format::SaveDtype;
 pub use step::{ParamGrads, Params};
 
 /// A parameter's handle: its position in its [`ParamStore`], returned by

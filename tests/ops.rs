@@ -158,8 +158,15 @@ fn matmul_t_matches_finite_differences_and_the_product_with_the_transpose() {
         let (x, w) = (tape.param(inputs[0].clone()), tape.param(inputs[1].clone()));
         let (viewed, copied) = (x.matmul_t(w), x.matmul(w.transpose()));
         assert_eq!(viewed.value(), copied.value());
-        let (g1, g2) = ((viewed * viewed).sum().backward(), (copied * copied).sum().backward());
-        assert_eq!((&g1[x], &g1[w]), (&g2[x], &g2[w]), "matmul_t {a:?} · {b:?}ᵀ");
+        let (g1, g2) = (
+            (viewed * viewed).sum().backward(),
+            (copied * copied).sum().backward(),
+        );
+        assert_eq!(
+            (&g1[x], &g1[w]),
+            (&g2[x], &g2[w]),
+            "matmul_t {a:?} · {b:?}ᵀ"
+        );
     }
 }
 

@@ -860,11 +860,13 @@ fn an_unsupported_element_type_is_a_format_error_naming_it() {
         &tapegrad_metadata("w\nids"),
     );
     let reason = bytes_rejected(&file, "I32");
-    assert_eq!(reason, "`ids` holds I32; tapegrad reads F64 and F32");
+    assert_eq!(
+        reason,
+        "`ids` holds I32; tapegrad reads F64, F32, F16 and BF16"
+    );
 
     for (dtype, size) in [
-        (Dtype::F16, 2),
-        (Dtype::BF16, 2),
+        (Dtype::F8_E4M3, 1),
         (Dtype::I64, 8),
         (Dtype::U8, 1),
         (Dtype::BOOL, 1),
