@@ -47,7 +47,7 @@
 //! | `params.rs`, `params/` | [`ParamStore`]: a model's named weights across steps; a step's [`Params`] and [`ParamGrads`]; safetensors files |
 //! | `nn.rs` | [`nn`]: `Linear` and `Mlp` layers, seeded initialisation |
 //! | `loss.rs` | [`loss`]: mse, cross-entropy, binary cross-entropy, hinge, perceptron |
-//! | `optim.rs` | [`optim`]: SGD and Adam, by PyTorch's update rules |
+//! | `optim.rs`, `optim/` | [`optim`]: SGD, Adam and AdamW by PyTorch's update rules; one-call steps, learning-rate schedules, checkpoints |
 //! | `anomaly.rs` | [`NonFinite`]: where a NaN or infinity first appeared |
 //! | `error.rs` | [`Error`] |
 

@@ -41,6 +41,11 @@ impl ParamId {
     pub fn index(self) -> usize {
         self.index
     }
+
+    /// The identity of the store the id belongs to.
+    pub(crate) fn store_tag(self) -> u64 {
+        self.store
+    }
 }
 
 static NEXT_STORE: AtomicU64 = AtomicU64::new(0);
@@ -68,6 +73,8 @@ static NEXT_STORE: AtomicU64 = AtomicU64::new(0);
 #[derive(Clone)]
 pub struct ParamStore {
     params: IndexMap<String, Tensor>,
+    /// Whether each parameter is frozen (recorded as a constant: no gradient, no update).
+    frozen: Vec<bool>,
     /// Which store this is, for checking the ids, gradients and optimizers used with it.
     tag: u64,
 }
@@ -80,6 +87,7 @@ impl ParamStore {
 
     pub(crate) fn from_map(params: IndexMap<String, Tensor>) -> ParamStore {
         ParamStore {
+            frozen: vec![false; params.len()],
             params,
             tag: NEXT_STORE.fetch_add(1, Ordering::Relaxed),
         }
@@ -109,6 +117,7 @@ impl ParamStore {
             panic!("ParamStore::insert: the store already holds a parameter `{name}`");
         }
         let (index, _) = self.params.insert_full(name, value.into());
+        self.frozen.push(false);
         self.id_at(index)
     }
 
@@ -240,7 +249,8 @@ impl ParamStore {
     }
 
     /// Records every parameter on `tape` as a `param` leaf named after it (so traces and
-    /// pictures of the graph show `mlp.0.weight`), and returns the `Var`s of this step.
+    /// pictures of the graph show `mlp.0.weight`), and returns the `Var`s of this step. A
+    /// frozen parameter is recorded as a `constant`: no gradient flows to it.
     ///
     /// The tape shares the parameters' buffers (no copy). Drop or [`clear`](Tape::clear) the
     /// tape before updating the store, so that the update writes in place instead of copying.
@@ -249,9 +259,68 @@ impl ParamStore {
         let vars = self
             .params
             .iter()
-            .map(|(name, value)| tape.param(value.clone()).named(name.as_str()))
+            .zip(&self.frozen)
+            .map(|((name, value), &frozen)| {
+                let leaf = if frozen {
+                    tape.constant(value.clone())
+                } else {
+                    tape.param(value.clone())
+                };
+                leaf.named(name.as_str())
+            })
             .collect();
-        Params { store: self, vars }
+        Params {
+            store: self,
+            tape,
+            vars,
+        }
+    }
+
+    /// Freezes parameter `key` (a [`ParamId`] or a name): from the next
+    /// [`on_tape`](Self::on_tape) on, it is recorded as a constant, gets no gradient, and the
+    /// optimizers leave it alone (no update, no weight decay, no momentum), as PyTorch does
+    /// with `requires_grad_(False)`. Saving and loading are unaffected.
+    ///
+    /// ```
+    /// use tapegrad::{ParamStore, Tape, Tensor, optim::{Optimizer, Sgd}};
+    ///
+    /// let mut store = ParamStore::new();
+    /// let (w, b) = (store.insert("w", 1.0), store.insert("b", 1.0));
+    /// store.freeze(b);
+    /// Sgd::new(0.5).with_weight_decay(0.1).minimize(&mut store, &mut Tape::new(), |p| p[w] * p[b]);
+    /// assert_eq!(store[w].item(), 1.0 - 0.5 * (1.0 + 0.1));   // trained
+    /// assert_eq!(store[b].item(), 1.0);                      // frozen
+    /// assert!(store.is_frozen(b));
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If the store holds no such parameter.
+    #[track_caller]
+    pub fn freeze(&mut self, key: impl ParamKey) {
+        let index = key.position(self);
+        self.frozen[index] = true;
+    }
+
+    /// Undoes [`freeze`](Self::freeze): the parameter trains again from the next step.
+    ///
+    /// # Panics
+    ///
+    /// If the store holds no such parameter.
+    #[track_caller]
+    pub fn unfreeze(&mut self, key: impl ParamKey) {
+        let index = key.position(self);
+        self.frozen[index] = false;
+    }
+
+    /// Whether parameter `key` is frozen.
+    ///
+    /// # Panics
+    ///
+    /// If the store holds no such parameter.
+    #[track_caller]
+    pub fn is_frozen(&self, key: impl ParamKey) -> bool {
+        self.frozen[key.position(self)]
     }
 
     /// Calls `update(id, value, grad)` for every parameter a gradient flowed to, with its value

@@ -4,6 +4,7 @@
 
 use super::{ParamId, ParamStore};
 use crate::backward::Grads;
+use crate::tape::Tape;
 use crate::tensor::Tensor;
 use crate::var::Var;
 use std::ops::Index;
@@ -14,10 +15,18 @@ use std::ops::Index;
 /// step's `Var`s (the loss, say) may outlive the borrow of the store that the update needs.
 pub struct Params<'s, 't> {
     pub(super) store: &'s ParamStore,
+    pub(super) tape: &'t Tape,
     pub(super) vars: Vec<Var<'t>>,
 }
 
 impl<'t> Params<'_, 't> {
+    /// The tape the parameters are recorded on: where a step records its inputs
+    /// (`p.tape().constant(x)`) when it has only the params in hand, as in
+    /// [`Optimizer::minimize`](crate::optim::Optimizer::minimize).
+    pub fn tape(&self) -> &'t Tape {
+        self.tape
+    }
+
     /// The `Var` of the parameter called `name`.
     pub fn get(&self, name: &str) -> Option<Var<'t>> {
         self.store
