@@ -3,7 +3,7 @@
 //! tests/reference_training.rs also replays whole training runs against JAX and optax.
 
 use approx::assert_relative_eq;
-use tapegrad::optim::{Adam, Sgd};
+use tapegrad::optim::{Adam, AdamW, Optimizer, Sgd};
 use tapegrad::{ParamGrads, ParamStore, Tape, Tensor};
 
 /// A store with one parameter `w`, and the gradients of `Σ c ⊙ w²` (that is `2 c ⊙ w`), so each
@@ -310,5 +310,92 @@ fn parameters_without_a_gradient_are_left_alone_as_pytorch_does() {
         store["u"].item(),
         1.0 - 0.1 * 2.0 / (2.0 + 1e-8),
         max_relative = 1e-15
+    );
+}
+
+/// `minimize` is the explicit step in one call: the same loss and the same bits.
+#[test]
+fn minimize_is_the_explicit_step() {
+    let (mut a, mut b) = (store_with(&W0), store_with(&W0));
+    let (mut adam_a, mut adam_b) = (Adam::new(0.1), Adam::new(0.1));
+    let mut tape = Tape::new();
+    for _ in 0..4 {
+        let explicit = {
+            let tape = Tape::new();
+            let p = a.on_tape(&tape);
+            let loss = (p["w"] * p["w"] * tape.constant(Tensor::from(C))).sum();
+            let grads = p.grads(&loss.backward());
+            let value = loss.value().item();
+            drop(p);
+            adam_a.step(&mut a, &grads);
+            value
+        };
+        let one_call = adam_b.minimize(&mut b, &mut tape, |p| {
+            (p["w"] * p["w"] * p.tape().constant(Tensor::from(C))).sum()
+        });
+        assert_eq!(one_call.to_bits(), explicit.to_bits());
+    }
+    let bits = |s: &ParamStore| {
+        s["w"]
+            .data()
+            .iter()
+            .map(|x| x.to_bits())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(bits(&a), bits(&b));
+}
+
+/// A frozen parameter gets no gradient, and no optimizer moves it (not even weight decay);
+/// unfrozen, it trains again.
+#[test]
+fn a_frozen_parameter_is_left_alone() {
+    let mut store = store_with(&W0);
+    let u = store.insert("u", Tensor::from([1.0, -1.0]));
+    store.freeze(u);
+    assert!(store.is_frozen("u") && !store.is_frozen("w"));
+    fn loss<'t>(p: &tapegrad::Params<'_, 't>) -> tapegrad::Var<'t> {
+        (p["w"] * p["w"]).sum() + (p["u"] * p["u"]).sum()
+    }
+    {
+        let tape = Tape::new();
+        let p = store.on_tape(&tape);
+        let grads = p.grads(&loss(&p).backward());
+        assert_eq!(
+            grads.get(u),
+            None,
+            "no gradient flows to a frozen parameter"
+        );
+    }
+    let mut adamw = AdamW::new(0.1).with_weight_decay(0.5);
+    let mut tape = Tape::new();
+    for _ in 0..3 {
+        adamw.minimize(&mut store, &mut tape, loss);
+    }
+    assert_eq!(store[u].data(), &[1.0, -1.0]);
+    assert_ne!(store["w"].data(), &W0);
+    assert!(adamw.param_state(u).is_none());
+
+    store.unfreeze(u);
+    adamw.minimize(&mut store, &mut tape, loss);
+    assert_ne!(store[u].data(), &[1.0, -1.0]);
+    assert_eq!(adamw.param_state(u).unwrap().step, 1);
+}
+
+#[test]
+fn clipping_a_zero_or_nan_gradient() {
+    let store = store_with(&W0);
+    let tape = Tape::new();
+    let p = store.on_tape(&tape);
+    let mut zero = p.grads(&(p["w"] * 0.0).sum().backward());
+    assert_eq!(zero.clip_norm(1.0), 0.0);
+    assert_eq!(zero[store.id("w").unwrap()].data(), &[0.0; 4]);
+    // A NaN norm makes every gradient NaN, as PyTorch's clamp keeps NaN.
+    let mut nan = p.grads(&(p["w"] * f64::NAN).sum().backward());
+    assert!(nan.clip_norm(1.0).is_nan());
+    assert!(
+        nan[store.id("w").unwrap()]
+            .data()
+            .iter()
+            .all(|g| g.is_nan())
     );
 }

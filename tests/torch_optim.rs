@@ -6,6 +6,7 @@
 
 use std::path::PathBuf;
 use tapegrad::nn::{self, Activation, Mlp};
+use tapegrad::optim::schedule::{CosineAnnealingLr, LinearLr, Schedule, StepLr};
 use tapegrad::optim::{Adam, AdamW, Optimizer, Sgd};
 use tapegrad::{ParamStore, Tape, loss};
 
@@ -109,4 +110,59 @@ fn adamw_matches_pytorch() {
         .with_betas(0.8, 0.99)
         .with_weight_decay(0.1);
     replay("adamw", adamw, &["exp_avg", "exp_avg_sq"]);
+}
+
+/// 30 steps of each schedule from lr = 0.1: PyTorch's rates, bit for bit.
+#[test]
+fn schedules_give_pytorchs_rates_bit_for_bit() {
+    let reference = reference();
+    type Make = fn(&mut Sgd) -> Box<dyn Schedule>;
+    let schedules: [(&str, Make); 3] = [
+        ("step", |o| Box::new(StepLr::new(o, 4, 0.5))),
+        ("cosine", |o| Box::new(CosineAnnealingLr::new(o, 10, 0.001))),
+        ("linear", |o| Box::new(LinearLr::new(o, 0.1, 1.0, 6))),
+    ];
+    for (name, make) in schedules {
+        let mut sgd = Sgd::new(0.1);
+        let mut schedule = make(&mut sgd);
+        let mut rates = vec![sgd.lr];
+        for _ in 0..30 {
+            rates.push(schedule.step(&mut sgd));
+        }
+        assert_eq!(schedule.steps(), 30);
+        let want = reference[format!("schedule/{name}").as_str()].to_vec();
+        assert_eq!(rates, want, "{name}");
+    }
+}
+
+/// `clip_grad_norm_` with a bound that clips and one that does not.
+#[test]
+fn clip_norm_follows_pytorchs_rule() {
+    let reference = reference();
+    let (store, mlp) = model();
+    for max_norm in ["0.05", "100.0"] {
+        let tape = Tape::new();
+        let p = store.on_tape(&tape);
+        let out = mlp.forward(&p, tape.constant(reference["x"].clone()));
+        let l = loss::mse(out, tape.constant(reference["target"].clone()));
+        let mut grads = p.grads(&l.backward());
+        let key = format!("clip/{max_norm}");
+        for (name, _) in store.iter() {
+            let want = &reference[format!("{key}/grad/{name}").as_str()];
+            let id = store.id(name).unwrap();
+            assert_close(grads[id].data(), want.data(), 1e-13, name);
+        }
+        let norm = grads.clip_norm(max_norm.parse().unwrap());
+        assert_close(
+            &[norm],
+            reference[format!("{key}/norm").as_str()].data(),
+            1e-14,
+            "norm",
+        );
+        for (name, _) in store.iter() {
+            let want = &reference[format!("{key}/clipped/{name}").as_str()];
+            let id = store.id(name).unwrap();
+            assert_close(grads[id].data(), want.data(), 1e-13, name);
+        }
+    }
 }
