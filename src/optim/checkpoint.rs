@@ -107,6 +107,7 @@ impl ParamStore {
         optimizer: &mut impl Optimizer,
     ) -> Result<(), Error> {
         let (decoded, source) = file::read(path.as_ref())?;
+        file::refuse_legacy(&decoded, &source)?;
         let checkpoint_error = |reason: String| Error::Checkpoint {
             source: source.clone(),
             reason,

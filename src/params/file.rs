@@ -10,7 +10,7 @@
 //! | key | value |
 //! |---|---|
 //! | `format` | `tapegrad` |
-//! | `format_version` | `1` (a later tapegrad that changes the layout bumps it, and this one refuses it) |
+//! | `format_version` | `2` (a later tapegrad that changes the layout bumps it, and this one refuses it; version `1` files, from before layers took PyTorch's layout, read as tensors but do not load into a model) |
 //! | `order` | the parameter names in insertion order, one per line (safetensors sorts by name) |
 //!
 //! Reading accepts any safetensors file of `F64`, `F32`, `F16` or `BF16` tensors, each widened
@@ -27,7 +27,11 @@ use std::fmt;
 use std::path::Path;
 
 const FORMAT: &str = "tapegrad";
-const FORMAT_VERSION: &str = "1";
+/// Version 2: layers hold PyTorch's `[out, in]` weights. Version 1 files (tapegrad's layers
+/// held `[in, out]`) still read as tensors, but do not load into a model (`load_into`), where a
+/// square layer's weight would load transposed without a word.
+const FORMAT_VERSION: &str = "2";
+const LEGACY_VERSION: &str = "1";
 /// The prefix of a checkpoint's optimizer tensors, which a parameter load skips.
 pub(crate) const OPTIMIZER_PREFIX: &str = "__optimizer__/";
 
@@ -319,7 +323,9 @@ impl ParamStore {
     /// # Errors
     ///
     /// As [`load`](Self::load), and [`Error::Mismatch`] naming the first parameter that is
-    /// missing, extra, or of another shape.
+    /// missing, extra, or of another shape. [`Error::Format`] for a file of tapegrad's format
+    /// version 1, written when layers stored weights `[in, out]`: read it with
+    /// [`load`](Self::load) and [`set`](Self::set) each layer's weight transposed.
     pub fn load_into(&mut self, path: impl AsRef<Path>) -> Result<(), Error> {
         self.load_into_with(path, &FileOptions::new())
     }
@@ -335,8 +341,9 @@ impl ParamStore {
         path: impl AsRef<Path>,
         options: &FileOptions<'_>,
     ) -> Result<(), Error> {
-        let loaded = ParamStore::load_with(path.as_ref(), options)?;
-        let source = path.as_ref().display().to_string();
+        let (decoded, source) = read(path.as_ref())?;
+        refuse_legacy(&decoded, &source)?;
+        let loaded = from_decoded(decoded.tensors, options, &source)?;
         self.check_same_layout(&loaded, &source)?;
         self.replace_values(loaded);
         Ok(())
@@ -415,9 +422,9 @@ pub(crate) fn decode(bytes: &[u8], source: &str) -> Result<Decoded, Error> {
     let metadata = &decoded.metadata;
     let ours = metadata.get("format").map(String::as_str) == Some(FORMAT);
     if let Some(version) = metadata.get("format_version") {
-        if ours && version != FORMAT_VERSION {
+        if ours && version != FORMAT_VERSION && version != LEGACY_VERSION {
             return Err(format_error(format!(
-                "a tapegrad file of format version {version}; this tapegrad reads version {FORMAT_VERSION}"
+                "a tapegrad file of format version {version}; this tapegrad reads versions {LEGACY_VERSION} and {FORMAT_VERSION}"
             )));
         }
     }
@@ -433,6 +440,23 @@ pub(crate) fn decode(bytes: &[u8], source: &str) -> Result<Decoded, Error> {
         }
     }
     Ok(decoded)
+}
+
+/// Refuses a version 1 file for loading into a model (see [`FORMAT_VERSION`]).
+pub(crate) fn refuse_legacy(decoded: &Decoded, source: &str) -> Result<(), Error> {
+    let metadata = &decoded.metadata;
+    let legacy = metadata.get("format").map(String::as_str) == Some(FORMAT)
+        && metadata.get("format_version").map(String::as_str) == Some(LEGACY_VERSION);
+    if legacy {
+        return Err(Error::Format {
+            source: source.to_string(),
+            reason: "a tapegrad file of format version 1, written when nn::Linear stored its \
+                     weight [in, out]; PyTorch's [out, in] is used now. Read it with \
+                     ParamStore::load and set each layer's weight transposed"
+                .into(),
+        });
+    }
+    Ok(())
 }
 
 /// A store of the file's parameters (its optimizer tensors left out), renamed by `options`.
