@@ -399,3 +399,49 @@ fn clipping_a_zero_or_nan_gradient() {
             .all(|g| g.is_nan())
     );
 }
+
+/// A schedule resumes from its fields: 10 steps straight give the rates of 5, a checkpoint
+/// reloaded into a fresh optimizer, the schedule rewritten with `last_epoch: 5`, and 5 more.
+#[test]
+fn a_schedule_resumes_from_its_fields_after_a_checkpoint() {
+    use tapegrad::optim::schedule::{CosineAnnealingLr, LinearLr, Schedule};
+    let path = std::env::temp_dir().join(format!(
+        "tapegrad-optim-schedule-{}.safetensors",
+        std::process::id()
+    ));
+    let run = |sgd: &mut Sgd, store: &mut ParamStore, schedule: &mut dyn Schedule, steps| {
+        let mut tape = Tape::new();
+        (0..steps)
+            .map(|_| {
+                sgd.minimize(store, &mut tape, |p| (p["w"] * p["w"]).sum());
+                schedule.step(sgd).to_bits()
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut store = store_with(&W0);
+    let mut sgd = Sgd::new(0.1);
+    let mut warmup = LinearLr::new(&mut sgd, 0.25, 1.0, 8);
+    let straight = run(&mut sgd, &mut store, &mut warmup, 10);
+
+    let mut store = store_with(&W0);
+    let mut sgd = Sgd::new(0.1);
+    let mut warmup = LinearLr::new(&mut sgd, 0.25, 1.0, 8);
+    let mut rates = run(&mut sgd, &mut store, &mut warmup, 5);
+    store.save_checkpoint(&path, &sgd).unwrap();
+    let mut store = store_with(&W0);
+    let mut sgd = Sgd::new(0.1);
+    store.load_checkpoint(&path, &mut sgd).unwrap();
+    std::fs::remove_file(&path).ok();
+    let mut warmup = LinearLr {
+        last_epoch: 5,
+        ..warmup
+    };
+    rates.extend(run(&mut sgd, &mut store, &mut warmup, 5));
+    assert_eq!(rates, straight);
+
+    // The cosine keeps its base rate in a field too.
+    let mut cosine = CosineAnnealingLr::new(&mut Sgd::new(0.1), 10, 0.0);
+    assert_eq!((cosine.base_lr, cosine.last_epoch), (0.1, 0));
+    cosine.step(&mut Sgd::new(0.1));
+    assert_eq!(cosine.last_epoch, 1);
+}

@@ -6,6 +6,12 @@
 //! optimizer's current one (the "chainable" form), so the rates are PyTorch's bits, not a
 //! closed formula's roundings.
 //!
+//! A schedule's state is its public fields. To resume after
+//! [`load_checkpoint`](crate::ParamStore::load_checkpoint) (which restores the optimizer's
+//! current rate), write the schedule as a struct with the steps it had taken, rather than
+//! calling `new` (which would apply a warm-up's start factor again):
+//! `CosineAnnealingLr { t_max: 10, eta_min: 0.001, base_lr: 0.1, last_epoch: 5 }`.
+//!
 //! ```
 //! use tapegrad::{ParamStore, Tape, Tensor};
 //! use tapegrad::optim::{Optimizer, Sgd, schedule::{LinearLr, Schedule}};
@@ -33,6 +39,10 @@ use std::f64::consts::PI;
 /// A learning-rate schedule: what PyTorch's `scheduler.step()` does.
 pub trait Schedule {
     /// Advances one step and sets the optimizer's learning rate; returns it.
+    ///
+    /// # Panics
+    ///
+    /// If a field that `new` checks was set out of range (a `step_size` or `t_max` of 0).
     fn step(&mut self, optimizer: &mut dyn Optimizer) -> f64;
 
     /// The number of steps taken (PyTorch's `last_epoch`).
@@ -42,9 +52,12 @@ pub trait Schedule {
 /// Multiplies the learning rate by `gamma` every `step_size` steps: `torch.optim.lr_scheduler.StepLR`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StepLr {
-    step_size: u64,
-    gamma: f64,
-    last_epoch: u64,
+    /// The steps between two decays.
+    pub step_size: u64,
+    /// The factor of each decay.
+    pub gamma: f64,
+    /// The steps taken (PyTorch's `last_epoch`).
+    pub last_epoch: u64,
 }
 
 impl StepLr {
@@ -66,6 +79,7 @@ impl StepLr {
 
 impl Schedule for StepLr {
     fn step(&mut self, optimizer: &mut dyn Optimizer) -> f64 {
+        assert!(self.step_size > 0, "StepLr: step_size must be > 0");
         self.last_epoch += 1;
         if self.last_epoch % self.step_size == 0 {
             optimizer.set_lr(optimizer.lr() * self.gamma);
@@ -83,10 +97,14 @@ impl Schedule for StepLr {
 /// `torch.optim.lr_scheduler.CosineAnnealingLR`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CosineAnnealingLr {
-    t_max: u64,
-    eta_min: f64,
-    base_lr: f64,
-    last_epoch: u64,
+    /// The steps from the initial rate down to `eta_min` (PyTorch's `T_max`).
+    pub t_max: u64,
+    /// The lowest rate.
+    pub eta_min: f64,
+    /// The optimizer's rate when the schedule was made.
+    pub base_lr: f64,
+    /// The steps taken (PyTorch's `last_epoch`).
+    pub last_epoch: u64,
 }
 
 impl CosineAnnealingLr {
@@ -109,6 +127,7 @@ impl CosineAnnealingLr {
 
 impl Schedule for CosineAnnealingLr {
     fn step(&mut self, optimizer: &mut dyn Optimizer) -> f64 {
+        assert!(self.t_max > 0, "CosineAnnealingLr: t_max must be > 0");
         self.last_epoch += 1;
         let (epoch, t_max, eta_min) = (self.last_epoch as f64, self.t_max as f64, self.eta_min);
         let lr = optimizer.lr();
@@ -138,10 +157,14 @@ impl Schedule for CosineAnnealingLr {
 /// `torch.optim.lr_scheduler.LinearLR`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LinearLr {
-    start_factor: f64,
-    end_factor: f64,
-    total_iters: u64,
-    last_epoch: u64,
+    /// The factor of the first step's rate.
+    pub start_factor: f64,
+    /// The factor after `total_iters` steps.
+    pub end_factor: f64,
+    /// The steps of the warm-up.
+    pub total_iters: u64,
+    /// The steps taken (PyTorch's `last_epoch`).
+    pub last_epoch: u64,
 }
 
 impl LinearLr {
