@@ -1,12 +1,11 @@
-//! The numeric kernels on [`Tensor`]: elementwise maps with broadcasting, reductions, shape
-//! changes and the matrix product.
+//! The numeric kernels on [`Tensor`]: elementwise maps with broadcasting, reductions and shape
+//! changes (the matrix product is in `matmul.rs`).
 //!
 //! Every loop that sums runs left to right in index order, as plain float64 arithmetic would:
 //! results are reproducible to the bit, and the article's trace depends on it. Shape errors
 //! panic with the op's name and both shapes, pointing at the caller's line (`#[track_caller]`).
 //! Nothing here knows about the tape.
 
-use crate::matmul::{MatRef, gemm};
 use crate::shape::{Shape, broadcast_shapes, broadcast_strides, broadcasts_to, for_each_offset};
 use crate::tensor::{Tensor, allocate};
 
@@ -287,55 +286,6 @@ impl Tensor {
         Tensor::from_parts(Shape::from([cols, rows]), data)
     }
 
-    /// The matrix product with numpy's rules for 1-D and 2-D operands: `[m, k] · [k, n] → [m, n]`,
-    /// `[m, k] · [k] → [m]`, `[k] · [k, n] → [n]`, `[k] · [k] → []`.
-    ///
-    /// # Panics
-    ///
-    /// If an operand is not 1-D or 2-D, or the inner dimensions differ.
-    ///
-    /// ```
-    /// use tapegrad::Tensor;
-    /// let x = Tensor::from([[1.0, 2.0], [3.0, 4.0]]);
-    /// assert_eq!(x.matmul(&Tensor::from([1.0, 1.0])), Tensor::from([3.0, 7.0]));
-    /// ```
-    #[track_caller]
-    pub fn matmul(&self, other: &Tensor) -> Tensor {
-        let (m, k, n) = matmul_dims(self.shape(), other.shape());
-        let out = gemm(
-            MatRef::row_major(self.data(), m, k),
-            MatRef::row_major(other.data(), k, n),
-        );
-        let shape: Shape = match (self.ndim(), other.ndim()) {
-            (2, 2) => [m, n].into(),
-            (2, 1) => [m].into(),
-            (1, 2) => [n].into(),
-            _ => Shape::scalar(),
-        };
-        Tensor::from_parts(shape, out)
-    }
-
-    /// `self · otherᵀ` for `self` of shape `[m, k]` (or `[k]`) and `other` of shape `[n, k]`:
-    /// `other` is read through a transposed view, never copied. PyTorch's `nn.Linear` keeps its
-    /// weight `[out, in]` and computes `x · Wᵀ` this way.
-    ///
-    /// # Panics
-    ///
-    /// If `self` is not 1-D or 2-D, `other` is not 2-D, or their last dimensions differ.
-    #[track_caller]
-    pub fn matmul_t(&self, other: &Tensor) -> Tensor {
-        let (m, k, n) = matmul_t_dims(self.shape(), other.shape());
-        let out = gemm(
-            MatRef::row_major(self.data(), m, k),
-            MatRef::row_major(other.data(), n, k).t(),
-        );
-        let shape: Shape = match self.ndim() {
-            2 => [m, n].into(),
-            _ => [n].into(),
-        };
-        Tensor::from_parts(shape, out)
-    }
-
     /// `log Σ exp(x)` along `axis` (removing it), computed as `m + log Σ exp(x − m)` with `m`
     /// the maximum, so that large values do not overflow.
     #[track_caller]
@@ -392,49 +342,6 @@ pub(crate) fn check_axis(shape: &[usize], axis: usize, op: &str) {
         axis < shape.len(),
         "{op}: axis {axis} is out of range for shape {shape:?}"
     );
-}
-
-/// `(m, k, n)` of a matrix product, with a 1-D left operand read as one row `[1, k]` and a 1-D
-/// right operand as one column `[k, 1]`, as numpy does.
-///
-/// # Panics
-///
-/// If an operand is not 1-D or 2-D, or the inner dimensions differ.
-#[track_caller]
-pub(crate) fn matmul_dims(lhs: &[usize], rhs: &[usize]) -> (usize, usize, usize) {
-    let (m, k) = match *lhs {
-        [k] => (1, k),
-        [m, k] => (m, k),
-        _ => panic!("matmul: operands must be 1-D or 2-D: {lhs:?} · {rhs:?}"),
-    };
-    let (k2, n) = match *rhs {
-        [k] => (k, 1),
-        [k, n] => (k, n),
-        _ => panic!("matmul: operands must be 1-D or 2-D: {lhs:?} · {rhs:?}"),
-    };
-    assert!(
-        k == k2,
-        "matmul: inner dimensions differ: {lhs:?} · {rhs:?}"
-    );
-    (m, k, n)
-}
-
-/// `(m, k, n)` of `lhs · rhsᵀ`: `lhs` is `[m, k]` or `[k]` (m = 1), `rhs` is `[n, k]`.
-#[track_caller]
-pub(crate) fn matmul_t_dims(lhs: &[usize], rhs: &[usize]) -> (usize, usize, usize) {
-    let (m, k) = match *lhs {
-        [k] => (1, k),
-        [m, k] => (m, k),
-        _ => panic!("matmul_t: the left operand must be 1-D or 2-D: {lhs:?} · {rhs:?}ᵀ"),
-    };
-    let [n, k2] = *rhs else {
-        panic!("matmul_t: the right operand must be 2-D: {lhs:?} · {rhs:?}ᵀ")
-    };
-    assert!(
-        k == k2,
-        "matmul_t: the last dimensions differ: {lhs:?} · {rhs:?}ᵀ"
-    );
-    (m, k, n)
 }
 
 /// Whether `small`, broadcast to `big`, is its elements repeated whole, one copy per row of

@@ -17,11 +17,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 pub(crate) mod file;
 pub(crate) mod format;
+mod options;
 mod step;
+mod summary;
 
-pub use file::FileOptions;
 pub use format::SaveDtype;
+pub use options::FileOptions;
 pub use step::{ParamGrads, Params};
+pub use summary::Summary;
 
 /// A parameter's handle: its position in its [`ParamStore`], returned by
 /// [`ParamStore::insert`], and which store that is.
@@ -472,61 +475,5 @@ impl ParamKey for &String {
     #[track_caller]
     fn position(&self, store: &ParamStore) -> usize {
         self.as_str().position(store)
-    }
-}
-
-/// A model summary: every parameter's name, shape and count, then the total. See
-/// [`ParamStore::summary`].
-pub struct Summary<'s> {
-    store: &'s ParamStore,
-}
-
-impl fmt::Display for Summary<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let rows: Vec<(&str, String, String)> = self
-            .store
-            .iter()
-            .map(|(name, value)| {
-                (
-                    name,
-                    format!("{:?}", value.shape()),
-                    value.len().to_string(),
-                )
-            })
-            .collect();
-        let total = self.store.num_elements().to_string();
-        let name_width = rows
-            .iter()
-            .map(|r| r.0.chars().count())
-            .chain(["parameter".len(), "total".len()]);
-        let name_width = name_width.max().unwrap_or(0);
-        let shape_width = rows
-            .iter()
-            .map(|r| r.1.chars().count())
-            .chain(["shape".len()])
-            .max()
-            .unwrap_or(0);
-        let count_width = rows
-            .iter()
-            .map(|r| r.2.len())
-            .chain(["count".len(), total.len()])
-            .max()
-            .unwrap_or(0);
-        writeln!(
-            f,
-            "{:name_width$}  {:shape_width$}  {:>count_width$}",
-            "parameter", "shape", "count"
-        )?;
-        for (name, shape, count) in &rows {
-            writeln!(
-                f,
-                "{name:name_width$}  {shape:shape_width$}  {count:>count_width$}"
-            )?;
-        }
-        writeln!(
-            f,
-            "{:name_width$}  {:shape_width$}  {total:>count_width$}",
-            "total", ""
-        )
     }
 }

@@ -22,8 +22,8 @@
 //! `relu″ = 0` and `|x|″ = 0`.
 
 use crate::custom::CustomCall;
-use crate::kernels::{matmul_dims, matmul_t_dims};
 use crate::matmul::{MatRef, gemm};
+use crate::matmul::{matmul_dims, matmul_t_dims};
 use crate::op::{NodeId, Op, max_ties, powf, relu_passes, sigmoid, sign};
 use crate::shape::Shape;
 use crate::tensor::Tensor;

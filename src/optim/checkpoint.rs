@@ -11,8 +11,9 @@
 
 use super::{Optimizer, OptimizerState, ParamState};
 use crate::error::Error;
+use crate::params::FileOptions;
 use crate::params::ParamStore;
-use crate::params::file::{self, FileOptions, OPTIMIZER_PREFIX};
+use crate::params::file::{self, OPTIMIZER_PREFIX};
 use crate::tensor::Tensor;
 use indexmap::IndexMap;
 use std::path::Path;
