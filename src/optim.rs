@@ -74,6 +74,11 @@ pub trait Optimizer {
 
     /// Everything the optimizer carries between steps, for the parameters of `store` (the
     /// store it steps).
+    ///
+    /// # Panics
+    ///
+    /// If the optimizer stepped another store.
+    #[track_caller]
     fn state(&self, store: &ParamStore) -> OptimizerState;
 
     /// Replaces the optimizer's hyperparameters, step count and per-parameter state with

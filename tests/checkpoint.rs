@@ -290,3 +290,15 @@ fn state_of_another_dtype_is_refused_naming_the_tensor() {
         "`__optimizer__/net.0.weight/exp_avg` holds I64; tapegrad reads F64, F32, F16 and BF16"
     );
 }
+
+#[test]
+#[should_panic(
+    expected = "Adam: the optimizer's state belongs to another store than the one given"
+)]
+fn saving_an_optimizer_with_another_stores_state_panics() {
+    let (mut a, mlp) = model(&[2, 3, 1], 1);
+    let mut adam = Adam::new(0.01);
+    train(&mut a, &mlp, &mut adam, 1);
+    let (b, _) = model(&[2, 3, 1], 1);
+    let _ = b.save_checkpoint(std::env::temp_dir().join("never-written"), &adam);
+}

@@ -194,6 +194,7 @@ macro_rules! adam_like {
                 self.lr = lr;
             }
 
+            #[track_caller]
             fn state(&self, store: &ParamStore) -> OptimizerState {
                 let hyper = [self.lr, self.beta1, self.beta2, self.eps, self.weight_decay];
                 export($kind, hyper, self.steps, &self.moments, store)
@@ -284,6 +285,7 @@ fn adam_step(
     });
 }
 
+#[track_caller]
 fn export(
     kind: &str,
     hyper: [f64; 5],
@@ -299,7 +301,7 @@ fn export(
             .map(|(name, value)| (name.to_string(), value))
             .collect(),
         steps: u64::from(steps),
-        params: moments.export(store, |m, shape| ParamState {
+        params: moments.export(kind, store, |m, shape| ParamState {
             step: Some(u64::from(m.steps)),
             tensors: vec![
                 (BUFFERS[0].into(), shaped(&m.mean, shape)),

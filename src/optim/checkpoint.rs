@@ -58,6 +58,11 @@ impl ParamStore {
     /// # Errors
     ///
     /// [`Error::Io`] if the file cannot be written.
+    ///
+    /// # Panics
+    ///
+    /// If `optimizer` stepped another store.
+    #[track_caller]
     pub fn save_checkpoint(
         &self,
         path: impl AsRef<Path>,

@@ -181,6 +181,7 @@ impl Optimizer for Sgd {
         self.lr = lr;
     }
 
+    #[track_caller]
     fn state(&self, store: &ParamStore) -> OptimizerState {
         let values = [
             self.lr,
@@ -197,10 +198,12 @@ impl Optimizer for Sgd {
                 .map(|(name, value)| (name.to_string(), value))
                 .collect(),
             steps: self.steps,
-            params: self.buffers.export(store, |buffer, shape| ParamState {
-                step: None,
-                tensors: vec![("momentum_buffer".into(), shaped(buffer, shape))],
-            }),
+            params: self
+                .buffers
+                .export("Sgd", store, |buffer, shape| ParamState {
+                    step: None,
+                    tensors: vec![("momentum_buffer".into(), shaped(buffer, shape))],
+                }),
         }
     }
 

@@ -210,11 +210,24 @@ impl<T> PerParam<T> {
 
     /// Each slot's state through `export`, given the parameter's shape: one per parameter
     /// of `store` (all `None` before the first step).
+    ///
+    /// # Panics
+    ///
+    /// If the state belongs to another store (its numbers would be saved under the wrong
+    /// parameters' names).
+    #[track_caller]
     pub fn export(
         &self,
+        optimizer: &str,
         store: &ParamStore,
         export: impl Fn(&T, &[usize]) -> ParamState,
     ) -> Vec<Option<ParamState>> {
+        if let Some(tag) = self.store {
+            assert!(
+                tag == store.tag() && self.slots.len() == store.len(),
+                "{optimizer}: the optimizer's state belongs to another store than the one given"
+            );
+        }
         store
             .iter()
             .enumerate()
