@@ -145,10 +145,24 @@ fn a_checkpoint_loads_weights_and_state_and_is_also_a_parameter_file() {
     let (mut store, _) = model(&[2, 3, 1], 9);
     let mut adam = Adam::new(0.5);
     store.load_checkpoint(&file.0, &mut adam).unwrap();
-    assert_eq!((adam.lr, adam.steps()), (0.01, 3));
+    assert_eq!((adam.lr, adam.eps, adam.steps()), (0.01, 1e-8, 3));
     let w = store.id("net.0.weight").unwrap();
     assert_eq!(adam.param_state(w).unwrap().step, 3);
     assert_eq!(adam.param_state(w).unwrap().exp_avg.len(), 6);
+    // The documented layout: metadata entries, and one tensor per buffer and step count.
+    let bytes = std::fs::read(&file.0).unwrap();
+    let (_, header) = SafeTensors::read_metadata(&bytes).unwrap();
+    let metadata = header.metadata().clone().unwrap();
+    assert_eq!(metadata["optimizer"], "Adam");
+    assert_eq!(metadata["optimizer.steps"], "3");
+    assert_eq!(metadata["optimizer.eps"], "1e-8");
+    assert_eq!(metadata["optimizer.beta2"], "0.999");
+    let parsed = SafeTensors::deserialize(&bytes).unwrap();
+    let step = parsed.tensor("__optimizer__/net.0.weight/step").unwrap();
+    assert_eq!(step.shape(), &[] as &[usize]);
+    assert_eq!(step.data(), 3.0f64.to_le_bytes().as_slice());
+    let exp_avg = parsed.tensor("__optimizer__/net.0.weight/exp_avg").unwrap();
+    assert_eq!(exp_avg.shape(), &[3, 2]);
     // Its parameters load alone too, without the optimizer's tensors.
     let params = ParamStore::load(&file.0).unwrap();
     assert_eq!(params, store);

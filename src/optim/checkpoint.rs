@@ -88,8 +88,9 @@ impl ParamStore {
             .collect();
         let mut metadata = vec![(KIND, state.kind.clone()), (STEPS, state.steps.to_string())];
         for (key, (_, value)) in keys.iter().zip(&state.hyperparameters) {
-            // Rust prints the shortest decimal that parses back to the same f64.
-            metadata.push((key.as_str(), value.to_string()));
+            // `{:?}` is the shortest decimal that parses back to the same f64, with an exponent
+            // for tiny or huge values (`1e-8`, not `0.00000001`).
+            metadata.push((key.as_str(), format!("{value:?}")));
         }
         let bytes = self
             .encode_with(&FileOptions::new(), &extra, &metadata)
