@@ -106,12 +106,12 @@ impl ParamStore {
     /// # Panics
     ///
     /// If the store already holds `name`, or if `name` is empty or contains a control
-    /// character (names are written to files one per line) or is `__metadata__` (reserved by
-    /// the file format).
+    /// character (names are written to files one per line), is `__metadata__` (reserved by
+    /// the file format) or starts with `__optimizer__/` (reserved for checkpoints).
     #[track_caller]
     pub fn insert(&mut self, name: impl Into<String>, value: impl Into<Tensor>) -> ParamId {
         let name = name.into();
-        if let Err(reason) = file::check_name(&name) {
+        if let Err(reason) = file::check_param_name(&name) {
             panic!("ParamStore::insert: {reason}");
         }
         // Checked before inserting, which would overwrite the value: a caught panic must leave

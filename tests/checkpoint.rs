@@ -316,3 +316,28 @@ fn saving_an_optimizer_with_another_stores_state_panics() {
     let (b, _) = model(&[2, 3, 1], 1);
     let _ = b.save_checkpoint(std::env::temp_dir().join("never-written"), &adam);
 }
+
+#[test]
+#[should_panic(
+    expected = "ParamStore::insert: the prefix `__optimizer__/` of \"__optimizer__/w\" is reserved for checkpoints"
+)]
+fn the_optimizer_prefix_is_reserved() {
+    ParamStore::new().insert("__optimizer__/w", 1.0);
+}
+
+#[test]
+fn optimizer_tensors_outside_a_checkpoint_are_refused() {
+    let file = adam_checkpoint("not-a-checkpoint");
+    rewrite(&file, |_, metadata| {
+        metadata.remove("optimizer");
+    });
+    match ParamStore::load(&file.0) {
+        Err(Error::Format { reason, .. }) => assert!(
+            reason.ends_with(
+                "reserved for a checkpoint's optimizer state, in a file that is not a checkpoint"
+            ),
+            "{reason}"
+        ),
+        other => panic!("{other:?}"),
+    }
+}

@@ -34,7 +34,19 @@ const LEGACY_VERSION: &str = "1";
 /// The prefix of a checkpoint's optimizer tensors, which a parameter load skips.
 pub(crate) const OPTIMIZER_PREFIX: &str = "__optimizer__/";
 
-/// Why `name` cannot name a parameter, if it cannot.
+/// Why `name` cannot name a parameter, if it cannot: [`check_name`], and the prefix of a
+/// checkpoint's optimizer tensors, which a load would skip.
+pub(super) fn check_param_name(name: &str) -> Result<(), String> {
+    check_name(name)?;
+    if name.starts_with(OPTIMIZER_PREFIX) {
+        return Err(format!(
+            "the prefix `{OPTIMIZER_PREFIX}` of {name:?} is reserved for checkpoints"
+        ));
+    }
+    Ok(())
+}
+
+/// Why `name` cannot name a tensor in a file, if it cannot.
 pub(super) fn check_name(name: &str) -> Result<(), String> {
     if name.is_empty() {
         Err("a parameter name must not be empty".into())
@@ -290,6 +302,19 @@ pub(crate) fn decode(bytes: &[u8], source: &str) -> Result<Decoded, Error> {
                 "a tapegrad file of format version {version}; this tapegrad reads versions {LEGACY_VERSION} and {FORMAT_VERSION}"
             )));
         }
+    }
+    // Only a checkpoint holds optimizer tensors; elsewhere such a name would be skipped by a
+    // load without a word.
+    let checkpoint = ours && metadata.contains_key("optimizer");
+    if let Some(name) = decoded
+        .tensors
+        .keys()
+        .find(|name| !checkpoint && name.starts_with(OPTIMIZER_PREFIX))
+    {
+        return Err(format_error(format!(
+            "`{name}` uses the prefix `{OPTIMIZER_PREFIX}`, reserved for a checkpoint's optimizer \
+             state, in a file that is not a checkpoint"
+        )));
     }
     if ours {
         if let Some(order) = metadata.get("order") {

@@ -1,7 +1,7 @@
 //! [`FileOptions`]: how a store is written or read — the element type of a save, and the
 //! names in the file when they differ from the store's (a prefix map or a function).
 
-use super::file::check_name;
+use super::file::check_param_name;
 use super::format::SaveDtype;
 use crate::tensor::Tensor;
 use indexmap::IndexMap;
@@ -133,7 +133,7 @@ pub(super) fn renamed<'t>(
     let mut from = HashMap::new();
     for (name, value) in tensors {
         let new = rename(name);
-        check_name(&new).map_err(|reason| format!("renaming `{name}`: {reason}"))?;
+        check_param_name(&new).map_err(|reason| format!("renaming `{name}`: {reason}"))?;
         if let Some(first) = from.insert(new.clone(), name) {
             return Err(format!(
                 "renaming gives both `{first}` and `{name}` the name `{new}`"
