@@ -123,18 +123,66 @@ pub trait Optimizer {
         Self: Sized,
         F: for<'s, 't> FnOnce(&Params<'s, 't>) -> Var<'t>,
     {
-        tape.clear();
-        let (value, grads) = {
-            let params = store.on_tape(tape);
-            let loss = loss(&params);
-            let grads = params.grads(&loss.backward());
-            (loss.value().item(), grads)
-        };
-        // The tape lets go of the parameters' buffers, so the update writes in place.
-        tape.clear();
+        let (value, grads) = loss_and_grads(store, tape, loss);
         self.step(store, &grads);
         value
     }
+
+    /// [`minimize`](Self::minimize) with the gradients clipped to a global norm of at most
+    /// `max_norm` before the update ([`ParamGrads::clip_norm`], PyTorch's
+    /// `clip_grad_norm_`). Returns the loss and the gradients' norm before clipping.
+    ///
+    /// ```
+    /// use tapegrad::{ParamStore, Tape, Tensor, optim::{Optimizer, Sgd}};
+    ///
+    /// let mut store = ParamStore::new();
+    /// store.insert("w", Tensor::from([3.0, 4.0]));
+    /// let mut sgd = Sgd::new(1.0);
+    /// let (loss, norm) =
+    ///     sgd.minimize_clipped(&mut store, &mut Tape::new(), 1.0, |p| (p["w"] * p["w"]).sum());
+    /// assert_eq!((loss, norm), (25.0, 10.0));        // ∇ = 2w = [6, 8], of norm 10
+    /// let factor = 1.0 / (10.0 + 1e-6);              // clipped to norm 1 (PyTorch's rule)
+    /// assert_eq!(store["w"].data(), &[3.0 - 6.0 * factor, 4.0 - 8.0 * factor]);
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// As [`minimize`](Self::minimize).
+    #[track_caller]
+    fn minimize_clipped<F>(
+        &mut self,
+        store: &mut ParamStore,
+        tape: &mut Tape,
+        max_norm: f64,
+        loss: F,
+    ) -> (f64, f64)
+    where
+        Self: Sized,
+        F: for<'s, 't> FnOnce(&Params<'s, 't>) -> Var<'t>,
+    {
+        let (value, mut grads) = loss_and_grads(store, tape, loss);
+        let norm = grads.clip_norm(max_norm);
+        self.step(store, &grads);
+        (value, norm)
+    }
+}
+
+/// The loss recorded on a cleared `tape` and its gradients, the tape cleared again so that it
+/// lets go of the parameters' buffers and the update writes in place.
+#[track_caller]
+fn loss_and_grads<F>(store: &ParamStore, tape: &mut Tape, loss: F) -> (f64, ParamGrads)
+where
+    F: for<'s, 't> FnOnce(&Params<'s, 't>) -> Var<'t>,
+{
+    tape.clear();
+    let (value, grads) = {
+        let params = store.on_tape(tape);
+        let loss = loss(&params);
+        let grads = params.grads(&loss.backward());
+        (loss.value().item(), grads)
+    };
+    tape.clear();
+    (value, grads)
 }
 
 /// PyTorch refuses negative learning rates, momenta, decays and epsilons; so do we.

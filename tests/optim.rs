@@ -445,3 +445,32 @@ fn a_schedule_resumes_from_its_fields_after_a_checkpoint() {
     cosine.step(&mut Sgd::new(0.1));
     assert_eq!(cosine.last_epoch, 1);
 }
+
+/// `minimize_clipped` is the explicit step with `clip_norm` before the update: the same bits.
+#[test]
+fn minimize_clipped_is_the_explicit_clipped_step() {
+    let (mut a, mut b) = (store_with(&W0), store_with(&W0));
+    let (mut sgd_a, mut sgd_b) = (
+        Sgd::new(0.1).with_momentum(0.9),
+        Sgd::new(0.1).with_momentum(0.9),
+    );
+    let mut tape = Tape::new();
+    for _ in 0..4 {
+        let mut grads = quadratic_grads(&a, &Tensor::from(C));
+        let norm_a = grads.clip_norm(0.5);
+        sgd_a.step(&mut a, &grads);
+        let (_, norm_b) = sgd_b.minimize_clipped(&mut b, &mut tape, 0.5, |p| {
+            (p.tape().constant(Tensor::from(C)) * p["w"] * p["w"]).sum()
+        });
+        assert_eq!(norm_a.to_bits(), norm_b.to_bits());
+        assert!(norm_a > 0.5, "the bound clips");
+    }
+    let bits = |s: &ParamStore| {
+        s["w"]
+            .data()
+            .iter()
+            .map(|x| x.to_bits())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(bits(&a), bits(&b));
+}
