@@ -7,7 +7,10 @@
 //! - `scalar`: every weight and activation is a scalar `Var`, exactly as micrograd builds its
 //!   graph (65,612 nodes a step);
 //! - `batched`: the data is one `[100, 2]` matrix and each layer a matrix product (a few dozen
-//!   nodes).
+//!   nodes);
+//! - `batched_torch_layout`: the same, each weight stored `[neurons, inputs]` as PyTorch's (and
+//!   `nn::Linear`'s) and applied as `X·Wᵀ` through a transposed view (`matmul_t`): what
+//!   `nn::Mlp` runs. It should cost what `batched` costs.
 //!
 //! Each is measured on one tape cleared every step (`reused_tape`) and on a new tape per step
 //! (`new_tape`). A step records the forward pass, runs the backward pass and updates the
@@ -91,6 +94,14 @@ fn batched_params(init: &[f64]) -> Vec<Tensor> {
     params
 }
 
+/// The batched parameters with every weight transposed to PyTorch's `[neurons, inputs]`.
+fn torch_layout_params(init: &[f64]) -> Vec<Tensor> {
+    batched_params(init)
+        .into_iter()
+        .map(|p| if p.ndim() == 2 { p.transpose() } else { p })
+        .collect()
+}
+
 /// Micrograd's `MLP.__call__` on one input: each neuron computes `b + Σ wᵢ·xᵢ`, left to right,
 /// then a ReLU in the hidden layers.
 fn scalar_mlp<'t>(params: &[Var<'t>], mut x: Vec<Var<'t>>) -> Vec<Var<'t>> {
@@ -142,6 +153,23 @@ fn batched_loss<'t>(tape: &'t Tape, params: &[Var<'t>], moons: &Moons) -> Var<'t
     data_loss + reg_loss
 }
 
+/// [`batched_loss`] with PyTorch's layout: `X·Wᵀ + b` for each layer, `W` read through a
+/// transposed view.
+fn torch_layout_loss<'t>(tape: &'t Tape, params: &[Var<'t>], moons: &Moons) -> Var<'t> {
+    let y = tape.constant(moons.y.clone());
+    let layers = params.len() / 2;
+    let mut h = tape.constant(moons.x.clone());
+    for (depth, wb) in params.chunks(2).enumerate() {
+        h = h.matmul_t(wb[0]) + wb[1];
+        if depth + 1 < layers {
+            h = h.relu();
+        }
+    }
+    let data_loss = (1.0 - y * h).relu().mean();
+    let reg_loss = ALPHA * sum(params.iter().map(|&p| (p * p).sum()));
+    data_loss + reg_loss
+}
+
 /// The sum of `terms`, left to right, as Python's `sum` adds them.
 fn sum<'t>(terms: impl Iterator<Item = Var<'t>>) -> Var<'t> {
     terms
@@ -155,11 +183,19 @@ fn report_graphs(init: &[f64], moons: &Moons) {
     let scalar = loss_and_nodes(scalar_params(init), |tape, p| scalar_loss(tape, p, moons));
     let batched = loss_and_nodes(batched_params(init), |tape, p| batched_loss(tape, p, moons));
     eprintln!("w1 scalar graph: {} nodes, loss {}", scalar.1, scalar.0);
+    let torch = loss_and_nodes(torch_layout_params(init), |tape, p| {
+        torch_layout_loss(tape, p, moons)
+    });
     eprintln!("w1 batched graph: {} nodes, loss {}", batched.1, batched.0);
-    assert!(
-        (scalar.0 - batched.0).abs() < 1e-12,
-        "the scalar and batched models disagree"
+    eprintln!(
+        "w1 batched graph, PyTorch's layout: {} nodes, loss {}",
+        torch.1, torch.0
     );
+    assert!(
+        (scalar.0 - batched.0).abs() < 1e-12 && (torch.0 - batched.0).abs() < 1e-12,
+        "the scalar, batched and PyTorch-layout models disagree"
+    );
+    assert_eq!(torch.1, batched.1, "PyTorch's layout records no more nodes");
 }
 
 /// The loss `forward` computes on `params`, and the number of nodes the step records.
@@ -202,6 +238,12 @@ fn micrograd_step(c: &mut Criterion) {
     bench_model(c, "batched", batched_params(&init), |tape, p| {
         batched_loss(tape, p, &moons)
     });
+    bench_model(
+        c,
+        "batched_torch_layout",
+        torch_layout_params(&init),
+        |tape, p| torch_layout_loss(tape, p, &moons),
+    );
 }
 
 criterion_group!(benches, micrograd_step);

@@ -5,7 +5,10 @@
 //! A step records the forward pass on a cleared tape, runs the backward pass and updates the
 //! parameters, which live outside the tape.
 //!
-//! `w2_mlp/products_alone` times the step's five matrix products by themselves.
+//! `w2_mlp/products_alone` times the step's five matrix products by themselves, and
+//! `w2_mlp/step_torch_layout` the step with each weight stored `[out, in]`, as PyTorch's and
+//! `nn::Linear`'s, applied as `X·Wᵀ` through a transposed view (`matmul_t`): it should cost what
+//! `w2_mlp/step` costs.
 //!
 //! Two modes:
 //!
@@ -36,15 +39,44 @@ fn cross_entropy<'t>(tape: &'t Tape, params: &[Var<'t>], batch: &Batch) -> Var<'
     -(onehot * logits.log_softmax(1)).sum() / BATCH as f64
 }
 
+/// [`cross_entropy`] with the weights `[out, in]`: `relu(X·W1ᵀ + b1)·W2ᵀ + b2`.
+fn cross_entropy_torch_layout<'t>(tape: &'t Tape, params: &[Var<'t>], batch: &Batch) -> Var<'t> {
+    let [w1, b1, w2, b2] = params else {
+        panic!("expected [W1, b1, W2, b2]");
+    };
+    let x = tape.constant(batch.x.clone());
+    let onehot = tape.constant(batch.onehot.clone());
+    let logits = (x.matmul_t(*w1) + *b1).relu().matmul_t(*w2) + *b2;
+    -(onehot * logits.log_softmax(1)).sum() / BATCH as f64
+}
+
 fn mlp_step(c: &mut Criterion) {
     let mut rng = rng();
     let batch = random_batch(&mut rng);
     let mut params = he_init(&mut rng);
+    // The same initial weights, transposed (a copy: the step owns and updates its buffers).
+    let mut transposed: Vec<Tensor> = params
+        .iter()
+        .map(|p| {
+            if p.ndim() == 2 {
+                p.transpose()
+            } else {
+                p.to_vec().into()
+            }
+        })
+        .collect();
     let mut tape = Tape::new();
     c.bench_function("w2_mlp/step", |b| {
         b.iter(|| {
             sgd_step(&mut tape, &mut params, LEARNING_RATE, |tape, p| {
                 cross_entropy(tape, p, &batch)
+            })
+        });
+    });
+    c.bench_function("w2_mlp/step_torch_layout", |b| {
+        b.iter(|| {
+            sgd_step(&mut tape, &mut transposed, LEARNING_RATE, |tape, p| {
+                cross_entropy_torch_layout(tape, p, &batch)
             })
         });
     });

@@ -12,7 +12,7 @@ use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use std::f64::consts::{PI, TAU};
 use tapegrad::nn::{self, Activation, Init, Mlp};
-use tapegrad::optim::Sgd;
+use tapegrad::optim::{Optimizer, Sgd};
 use tapegrad::{ParamStore, Tape, Tensor, Var, loss};
 
 /// The weight of the L2 term.
@@ -92,16 +92,14 @@ pub fn train(seed: u64) -> Run {
     let mut tape = Tape::new();
     let mut history = Vec::with_capacity(STEPS);
     for step in 0..STEPS {
-        let grads = {
-            let p = store.on_tape(&tape);
-            let scores = mlp.forward(&p, tape.constant(x.clone()));
-            let loss = total_loss(scores, tape.constant(y.clone()), &p);
-            history.push((loss.value().item(), accuracy(&scores.value(), &y)));
-            p.grads(&loss.backward())
-        };
-        tape.clear();
         sgd.lr = 1.0 - 0.9 * step as f64 / STEPS as f64; // micrograd's schedule
-        sgd.step(&mut store, &grads);
+        let mut correct = 0.0;
+        let loss = sgd.minimize(&mut store, &mut tape, |p| {
+            let scores = mlp.forward(p, p.tape().constant(x.clone()));
+            correct = accuracy(&scores.value(), &y);
+            total_loss(scores, p.tape().constant(y.clone()), p)
+        });
+        history.push((loss, correct));
     }
     Run {
         x,

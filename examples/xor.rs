@@ -6,7 +6,7 @@
 //! logit, the optimizer Adam; the whole run is seeded, so it prints the same numbers every time.
 
 use tapegrad::nn::{self, Activation, Mlp};
-use tapegrad::optim::Adam;
+use tapegrad::optim::{Adam, Optimizer};
 use tapegrad::{ParamStore, Tape, Tensor, loss};
 
 /// The four XOR inputs and their labels.
@@ -39,15 +39,11 @@ pub fn train(seed: u64, epochs: usize) -> Run {
     let mut tape = Tape::new();
     let mut losses = Vec::with_capacity(epochs);
     for _ in 0..epochs {
-        let grads = {
-            let p = store.on_tape(&tape);
-            let logits = mlp.forward(&p, tape.constant(x.clone()));
-            let loss = loss::binary_cross_entropy_with_logits(logits, tape.constant(t.clone()));
-            losses.push(loss.value().item());
-            p.grads(&loss.backward())
-        };
-        tape.clear(); // the tape lets go of the weights, so Adam updates them in place
-        adam.step(&mut store, &grads);
+        // One call: the loss on the tape, the backward pass, Adam's update in place.
+        losses.push(adam.minimize(&mut store, &mut tape, |p| {
+            let logits = mlp.forward(p, p.tape().constant(x.clone()));
+            loss::binary_cross_entropy_with_logits(logits, p.tape().constant(t.clone()))
+        }));
     }
     let p = store.on_tape(&tape);
     let probabilities = mlp.forward(&p, tape.constant(x)).sigmoid().value().to_vec();

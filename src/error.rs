@@ -1,5 +1,5 @@
 //! The crate's one error type, for data that comes from outside the program: values given to
-//! `Tensor::from_vec`, and parameter files read by `ParamStore::load`.
+//! `Tensor::from_vec`, parameter files read by `ParamStore::load`, and checkpoints.
 //!
 //! Programmer errors (mismatched shapes in an op, mixing two tapes) panic instead: they are bugs
 //! to fix, not conditions to handle, and an operator that returned `Result` would make every
@@ -59,6 +59,23 @@ pub enum Error {
         /// The shape the file holds, if it holds the name.
         found: Option<Vec<usize>>,
     },
+    /// Renaming parameters for a file gave a name no parameter may have, or one name to two
+    /// tensors. Nothing was written or changed.
+    Rename {
+        /// The file, or `bytes`.
+        source: String,
+        /// What is wrong, naming the tensors.
+        reason: String,
+    },
+    /// A checkpoint's optimizer state does not fit the optimizer or the store it is loaded
+    /// into: another optimizer, state for a parameter the store lacks or of another shape, a
+    /// missing or malformed entry. Nothing was changed.
+    Checkpoint {
+        /// The file.
+        source: String,
+        /// What differs, naming the optimizer, parameter or entry.
+        reason: String,
+    },
 }
 
 impl fmt::Display for Error {
@@ -99,6 +116,10 @@ impl fmt::Display for Error {
                 }
                 (None, _) => write!(f, "{source}: parameter `{name}` is not in the store"),
             },
+            Error::Rename { source, reason } => write!(f, "{source}: {reason}"),
+            Error::Checkpoint { source, reason } => {
+                write!(f, "{source}: the checkpoint does not fit: {reason}")
+            }
         }
     }
 }

@@ -1,12 +1,11 @@
-//! The numeric kernels on [`Tensor`]: elementwise maps with broadcasting, reductions, shape
-//! changes and the matrix product.
+//! The numeric kernels on [`Tensor`]: elementwise maps with broadcasting, reductions and shape
+//! changes (the matrix product is in `matmul.rs`).
 //!
 //! Every loop that sums runs left to right in index order, as plain float64 arithmetic would:
 //! results are reproducible to the bit, and the article's trace depends on it. Shape errors
 //! panic with the op's name and both shapes, pointing at the caller's line (`#[track_caller]`).
 //! Nothing here knows about the tape.
 
-use crate::matmul::{MatRef, gemm};
 use crate::shape::{Shape, broadcast_shapes, broadcast_strides, broadcasts_to, for_each_offset};
 use crate::tensor::{Tensor, allocate};
 
@@ -287,87 +286,6 @@ impl Tensor {
         Tensor::from_parts(Shape::from([cols, rows]), data)
     }
 
-    /// The matrix product with numpy's rules: `[m, k] · [k, n] → [m, n]`, `[m, k] · [k] → [m]`,
-    /// `[k] · [k, n] → [n]`, `[k] · [k] → []`, and for more dimensions a batch of matrices in
-    /// the last two, whose leading (batch) dimensions broadcast: `[b, m, k] · [k, n] → [b, m, n]`,
-    /// `[b, 1, m, k] · [h, k, n] → [b, h, m, n]`. Each matrix product goes through the same
-    /// GEMM path.
-    ///
-    /// # Panics
-    ///
-    /// If an operand is a scalar, the inner dimensions differ, or the batch dimensions do not
-    /// broadcast.
-    ///
-    /// ```
-    /// use tapegrad::Tensor;
-    /// let x = Tensor::from([[1.0, 2.0], [3.0, 4.0]]);
-    /// assert_eq!(x.matmul(&Tensor::from([1.0, 1.0])), Tensor::from([3.0, 7.0]));
-    /// let batch = Tensor::from_fn(&[3, 2, 2], |i| i as f64);
-    /// assert_eq!(batch.matmul(&x).shape(), &[3, 2, 2]);
-    /// ```
-    #[track_caller]
-    pub fn matmul(&self, other: &Tensor) -> Tensor {
-        if self.ndim() > 2 || other.ndim() > 2 {
-            let dims = BatchedDims::new(self.shape(), other.shape());
-            let a = self.reshape(&dims.lhs);
-            let b = other.reshape(&dims.rhs);
-            return a.matmul_t(false, &b, false).reshape(&dims.out);
-        }
-        let (m, k, n) = matmul_dims(self.shape(), other.shape());
-        let out = gemm(
-            MatRef::row_major(self.data(), m, k),
-            MatRef::row_major(other.data(), k, n),
-        );
-        let shape: Shape = match (self.ndim(), other.ndim()) {
-            (2, 2) => [m, n].into(),
-            (2, 1) => [m].into(),
-            (1, 2) => [n].into(),
-            _ => Shape::scalar(),
-        };
-        Tensor::from_parts(shape, out)
-    }
-
-    /// The batched product of two operands of at least two dimensions, each read as its
-    /// matrices transposed if asked (`ta`, `tb`): `[…, m, n]`, the batch dimensions
-    /// broadcast. One GEMM per matrix of the batch.
-    ///
-    /// # Panics
-    ///
-    /// If the inner dimensions differ or the batch dimensions do not broadcast.
-    #[track_caller]
-    pub(crate) fn matmul_t(&self, ta: bool, other: &Tensor, tb: bool) -> Tensor {
-        let (xs, ys) = (self.shape(), other.shape());
-        // (batch dimensions, stored rows, stored columns, rows and columns as read)
-        fn split(s: &[usize], t: bool) -> (&[usize], usize, usize, usize, usize) {
-            let (rows, cols) = (s[s.len() - 2], s[s.len() - 1]);
-            let (r, c) = if t { (cols, rows) } else { (rows, cols) };
-            (&s[..s.len() - 2], rows, cols, r, c)
-        }
-        fn view(d: &[f64], rows: usize, cols: usize, t: bool) -> MatRef<'_> {
-            let matrix = MatRef::row_major(d, rows, cols);
-            if t { matrix.t() } else { matrix }
-        }
-        let (xb, xr, xc, m, k) = split(xs, ta);
-        let (yb, yr, yc, k2, n) = split(ys, tb);
-        assert!(k == k2, "matmul: inner dimensions differ: {xs:?} · {ys:?}");
-        let batch = broadcast_shapes(xb, yb).unwrap_or_else(|| {
-            panic!("matmul: batch dimensions cannot be broadcast: {xs:?} · {ys:?}")
-        });
-        let (sx, sy) = (broadcast_strides(xb, &batch), broadcast_strides(yb, &batch));
-        let mut shape = batch.to_vec();
-        shape.extend([m, n]);
-        let shape = Shape::from(shape);
-        let (mut data, _) = allocate("matmul", &shape);
-        let (x, y) = (self.data(), other.data());
-        let (xsize, ysize) = (xr * xc, yr * yc);
-        for_each_offset(&batch, [&sx, &sy], |_, [i, j]| {
-            let a = view(&x[i * xsize..(i + 1) * xsize], xr, xc, ta);
-            let b = view(&y[j * ysize..(j + 1) * ysize], yr, yc, tb);
-            data.extend(gemm(a, b));
-        });
-        Tensor::from_parts(shape, data)
-    }
-
     /// `log Σ exp(x)` along `axis` (removing it), computed as `m + log Σ exp(x − m)` with `m`
     /// the maximum, so that large values do not overflow.
     #[track_caller]
@@ -424,90 +342,6 @@ pub(crate) fn check_axis(shape: &[usize], axis: usize, op: &str) {
         axis < shape.len(),
         "{op}: axis {axis} is out of range for shape {shape:?}"
     );
-}
-
-/// The shapes of a batched product (an operand of more than two dimensions): each operand as
-/// a batch of matrices (a 1-D left operand as one row `[1, k]`, a 1-D right operand as one
-/// column `[k, 1]`, as numpy reads them), the product's shape `[…batch, m, n]` and the result's
-/// numpy shape, without the row or column a 1-D operand was given.
-pub(crate) struct BatchedDims {
-    pub lhs: Shape,
-    pub rhs: Shape,
-    pub product: Shape,
-    pub out: Shape,
-}
-
-impl BatchedDims {
-    /// # Panics
-    ///
-    /// If an operand is a scalar, the inner dimensions differ, or the batches do not broadcast.
-    #[track_caller]
-    pub(crate) fn new(lhs: &[usize], rhs: &[usize]) -> BatchedDims {
-        assert!(
-            !lhs.is_empty() && !rhs.is_empty(),
-            "matmul: operands must have at least one dimension: {lhs:?} · {rhs:?}"
-        );
-        let a: Shape = if lhs.len() == 1 {
-            [1, lhs[0]].into()
-        } else {
-            lhs.into()
-        };
-        let b: Shape = if rhs.len() == 1 {
-            [rhs[0], 1].into()
-        } else {
-            rhs.into()
-        };
-        let (m, k) = (a[a.len() - 2], a[a.len() - 1]);
-        let (k2, n) = (b[b.len() - 2], b[b.len() - 1]);
-        assert!(
-            k == k2,
-            "matmul: inner dimensions differ: {lhs:?} · {rhs:?}"
-        );
-        let batch = broadcast_shapes(&a[..a.len() - 2], &b[..b.len() - 2]).unwrap_or_else(|| {
-            panic!("matmul: batch dimensions cannot be broadcast: {lhs:?} · {rhs:?}")
-        });
-        let mut product = batch.to_vec();
-        product.extend([m, n]);
-        let mut out = batch.to_vec();
-        if lhs.len() > 1 {
-            out.push(m);
-        }
-        if rhs.len() > 1 {
-            out.push(n);
-        }
-        BatchedDims {
-            lhs: a,
-            rhs: b,
-            product: product.into(),
-            out: out.into(),
-        }
-    }
-}
-
-/// `(m, k, n)` of a matrix product, with a 1-D left operand read as one row `[1, k]` and a 1-D
-/// right operand as one column `[k, 1]`, as numpy does.
-///
-/// # Panics
-///
-/// If an operand is a scalar (or has more than two dimensions: the batched product's to
-/// handle), or the inner dimensions differ.
-#[track_caller]
-pub(crate) fn matmul_dims(lhs: &[usize], rhs: &[usize]) -> (usize, usize, usize) {
-    let (m, k) = match *lhs {
-        [k] => (1, k),
-        [m, k] => (m, k),
-        _ => panic!("matmul: operands must have at least one dimension: {lhs:?} · {rhs:?}"),
-    };
-    let (k2, n) = match *rhs {
-        [k] => (k, 1),
-        [k, n] => (k, n),
-        _ => panic!("matmul: operands must have at least one dimension: {lhs:?} · {rhs:?}"),
-    };
-    assert!(
-        k == k2,
-        "matmul: inner dimensions differ: {lhs:?} · {rhs:?}"
-    );
-    (m, k, n)
 }
 
 /// Whether `small`, broadcast to `big`, is its elements repeated whole, one copy per row of

@@ -53,7 +53,7 @@
 //! | `params.rs`, `params/` | [`ParamStore`]: a model's named weights across steps; a step's [`Params`] and [`ParamGrads`]; safetensors files |
 //! | `nn.rs` | [`nn`]: `Linear` and `Mlp` layers, seeded initialisation |
 //! | `loss.rs` | [`loss`]: mse, cross-entropy, binary cross-entropy, hinge, perceptron |
-//! | `optim.rs` | [`optim`]: SGD and Adam, by PyTorch's update rules |
+//! | `optim.rs`, `optim/` | [`optim`]: SGD, Adam and AdamW by PyTorch's update rules; one-call steps, learning-rate schedules, checkpoints |
 //! | `anomaly.rs` | [`NonFinite`]: where a NaN or infinity first appeared |
 //! | `error.rs` | [`Error`] |
 
@@ -107,7 +107,9 @@ pub use error::Error;
 pub use gather::Gather;
 pub use join::Concat;
 pub use op::{Comparison, Op};
-pub use params::{ParamGrads, ParamId, ParamStore, Params, Summary};
+pub use params::{
+    FileOptions, ParamGrads, ParamId, ParamKey, ParamStore, Params, SaveDtype, Summary,
+};
 pub use shape::{Shape, broadcast_shapes};
 pub use tape::{NodeId, Tape};
 pub use tensor::Tensor;

@@ -1,4 +1,5 @@
-//! The matrix product kernel: `out = a · b` for strided views of row-major buffers.
+//! The matrix product: [`Tensor::matmul`] and [`Tensor::matmul_t`], and their kernel,
+//! `out = a · b` for strided views of row-major buffers.
 //!
 //! A transposed operand is the same buffer with its strides swapped ([`MatRef::t`]). Small
 //! products run a plain loop that sums each output left to right, exactly as float64 arithmetic
@@ -19,6 +20,10 @@
 mod gemm_faer;
 #[cfg(any(not(feature = "faer"), test))]
 mod gemm_ndarray;
+
+use crate::shape::{Shape, broadcast_shapes, broadcast_strides, for_each_offset};
+use crate::tensor::Tensor;
+use crate::tensor::allocate;
 
 #[cfg(feature = "faer")]
 use gemm_faer::large;
@@ -99,6 +104,212 @@ pub(crate) fn gemm(a: MatRef<'_>, b: MatRef<'_>) -> Vec<f64> {
         }
     }
     out
+}
+
+impl Tensor {
+    /// The matrix product with numpy's rules: `[m, k] · [k, n] → [m, n]`, `[m, k] · [k] → [m]`,
+    /// `[k] · [k, n] → [n]`, `[k] · [k] → []`, and for more dimensions a batch of matrices in
+    /// the last two, whose leading (batch) dimensions broadcast: `[b, m, k] · [k, n] → [b, m, n]`,
+    /// `[b, 1, m, k] · [h, k, n] → [b, h, m, n]`. Each matrix product goes through the same
+    /// GEMM path.
+    ///
+    /// # Panics
+    ///
+    /// If an operand is a scalar, the inner dimensions differ, or the batch dimensions do not
+    /// broadcast.
+    ///
+    /// ```
+    /// use tapegrad::Tensor;
+    /// let x = Tensor::from([[1.0, 2.0], [3.0, 4.0]]);
+    /// assert_eq!(x.matmul(&Tensor::from([1.0, 1.0])), Tensor::from([3.0, 7.0]));
+    /// let batch = Tensor::from_fn(&[3, 2, 2], |i| i as f64);
+    /// assert_eq!(batch.matmul(&x).shape(), &[3, 2, 2]);
+    /// ```
+    #[track_caller]
+    pub fn matmul(&self, other: &Tensor) -> Tensor {
+        if self.ndim() > 2 || other.ndim() > 2 {
+            let dims = BatchedDims::new(self.shape(), other.shape());
+            let a = self.reshape(&dims.lhs);
+            let b = other.reshape(&dims.rhs);
+            return a.batched_matmul(false, &b, false).reshape(&dims.out);
+        }
+        let (m, k, n) = matmul_dims(self.shape(), other.shape());
+        let out = gemm(
+            MatRef::row_major(self.data(), m, k),
+            MatRef::row_major(other.data(), k, n),
+        );
+        let shape: Shape = match (self.ndim(), other.ndim()) {
+            (2, 2) => [m, n].into(),
+            (2, 1) => [m].into(),
+            (1, 2) => [n].into(),
+            _ => Shape::scalar(),
+        };
+        Tensor::from_parts(shape, out)
+    }
+
+    /// The batched product of two operands of at least two dimensions, each read as its
+    /// matrices transposed if asked (`ta`, `tb`): `[…, m, n]`, the batch dimensions
+    /// broadcast. One GEMM per matrix of the batch.
+    ///
+    /// # Panics
+    ///
+    /// If the inner dimensions differ or the batch dimensions do not broadcast.
+    #[track_caller]
+    pub(crate) fn batched_matmul(&self, ta: bool, other: &Tensor, tb: bool) -> Tensor {
+        let (xs, ys) = (self.shape(), other.shape());
+        // (batch dimensions, stored rows, stored columns, rows and columns as read)
+        fn split(s: &[usize], t: bool) -> (&[usize], usize, usize, usize, usize) {
+            let (rows, cols) = (s[s.len() - 2], s[s.len() - 1]);
+            let (r, c) = if t { (cols, rows) } else { (rows, cols) };
+            (&s[..s.len() - 2], rows, cols, r, c)
+        }
+        fn view(d: &[f64], rows: usize, cols: usize, t: bool) -> MatRef<'_> {
+            let matrix = MatRef::row_major(d, rows, cols);
+            if t { matrix.t() } else { matrix }
+        }
+        let (xb, xr, xc, m, k) = split(xs, ta);
+        let (yb, yr, yc, k2, n) = split(ys, tb);
+        assert!(k == k2, "matmul: inner dimensions differ: {xs:?} · {ys:?}");
+        let batch = broadcast_shapes(xb, yb).unwrap_or_else(|| {
+            panic!("matmul: batch dimensions cannot be broadcast: {xs:?} · {ys:?}")
+        });
+        let (sx, sy) = (broadcast_strides(xb, &batch), broadcast_strides(yb, &batch));
+        let mut shape = batch.to_vec();
+        shape.extend([m, n]);
+        let shape = Shape::from(shape);
+        let (mut data, _) = allocate("matmul", &shape);
+        let (x, y) = (self.data(), other.data());
+        let (xsize, ysize) = (xr * xc, yr * yc);
+        for_each_offset(&batch, [&sx, &sy], |_, [i, j]| {
+            let a = view(&x[i * xsize..(i + 1) * xsize], xr, xc, ta);
+            let b = view(&y[j * ysize..(j + 1) * ysize], yr, yc, tb);
+            data.extend(gemm(a, b));
+        });
+        Tensor::from_parts(shape, data)
+    }
+
+    /// `self · otherᵀ` for `self` of shape `[m, k]` (or `[k]`) and `other` of shape `[n, k]`:
+    /// `other` is read through a transposed view, never copied. PyTorch's `nn.Linear` keeps its
+    /// weight `[out, in]` and computes `x · Wᵀ` this way.
+    ///
+    /// # Panics
+    ///
+    /// If `self` is not 1-D or 2-D, `other` is not 2-D, or their last dimensions differ.
+    #[track_caller]
+    pub fn matmul_t(&self, other: &Tensor) -> Tensor {
+        let (m, k, n) = matmul_t_dims(self.shape(), other.shape());
+        let out = gemm(
+            MatRef::row_major(self.data(), m, k),
+            MatRef::row_major(other.data(), n, k).t(),
+        );
+        let shape: Shape = match self.ndim() {
+            2 => [m, n].into(),
+            _ => [n].into(),
+        };
+        Tensor::from_parts(shape, out)
+    }
+}
+
+/// The shapes of a batched product (an operand of more than two dimensions): each operand as
+/// a batch of matrices (a 1-D left operand as one row `[1, k]`, a 1-D right operand as one
+/// column `[k, 1]`, as numpy reads them), the product's shape `[…batch, m, n]` and the result's
+/// numpy shape, without the row or column a 1-D operand was given.
+pub(crate) struct BatchedDims {
+    pub lhs: Shape,
+    pub rhs: Shape,
+    pub product: Shape,
+    pub out: Shape,
+}
+
+impl BatchedDims {
+    /// # Panics
+    ///
+    /// If an operand is a scalar, the inner dimensions differ, or the batches do not broadcast.
+    #[track_caller]
+    pub(crate) fn new(lhs: &[usize], rhs: &[usize]) -> BatchedDims {
+        assert!(
+            !lhs.is_empty() && !rhs.is_empty(),
+            "matmul: operands must have at least one dimension: {lhs:?} · {rhs:?}"
+        );
+        let a: Shape = if lhs.len() == 1 {
+            [1, lhs[0]].into()
+        } else {
+            lhs.into()
+        };
+        let b: Shape = if rhs.len() == 1 {
+            [rhs[0], 1].into()
+        } else {
+            rhs.into()
+        };
+        let (m, k) = (a[a.len() - 2], a[a.len() - 1]);
+        let (k2, n) = (b[b.len() - 2], b[b.len() - 1]);
+        assert!(
+            k == k2,
+            "matmul: inner dimensions differ: {lhs:?} · {rhs:?}"
+        );
+        let batch = broadcast_shapes(&a[..a.len() - 2], &b[..b.len() - 2]).unwrap_or_else(|| {
+            panic!("matmul: batch dimensions cannot be broadcast: {lhs:?} · {rhs:?}")
+        });
+        let mut product = batch.to_vec();
+        product.extend([m, n]);
+        let mut out = batch.to_vec();
+        if lhs.len() > 1 {
+            out.push(m);
+        }
+        if rhs.len() > 1 {
+            out.push(n);
+        }
+        BatchedDims {
+            lhs: a,
+            rhs: b,
+            product: product.into(),
+            out: out.into(),
+        }
+    }
+}
+
+/// `(m, k, n)` of a matrix product, with a 1-D left operand read as one row `[1, k]` and a 1-D
+/// right operand as one column `[k, 1]`, as numpy does.
+///
+/// # Panics
+///
+/// If an operand is a scalar (or has more than two dimensions: the batched product's to
+/// handle), or the inner dimensions differ.
+#[track_caller]
+pub(crate) fn matmul_dims(lhs: &[usize], rhs: &[usize]) -> (usize, usize, usize) {
+    let (m, k) = match *lhs {
+        [k] => (1, k),
+        [m, k] => (m, k),
+        _ => panic!("matmul: operands must have at least one dimension: {lhs:?} · {rhs:?}"),
+    };
+    let (k2, n) = match *rhs {
+        [k] => (k, 1),
+        [k, n] => (k, n),
+        _ => panic!("matmul: operands must have at least one dimension: {lhs:?} · {rhs:?}"),
+    };
+    assert!(
+        k == k2,
+        "matmul: inner dimensions differ: {lhs:?} · {rhs:?}"
+    );
+    (m, k, n)
+}
+
+/// `(m, k, n)` of `lhs · rhsᵀ`: `lhs` is `[m, k]` or `[k]` (m = 1), `rhs` is `[n, k]`.
+#[track_caller]
+pub(crate) fn matmul_t_dims(lhs: &[usize], rhs: &[usize]) -> (usize, usize, usize) {
+    let (m, k) = match *lhs {
+        [k] => (1, k),
+        [m, k] => (m, k),
+        _ => panic!("matmul_t: the left operand must be 1-D or 2-D: {lhs:?} · {rhs:?}ᵀ"),
+    };
+    let [n, k2] = *rhs else {
+        panic!("matmul_t: the right operand must be 2-D: {lhs:?} · {rhs:?}ᵀ")
+    };
+    assert!(
+        k == k2,
+        "matmul_t: the last dimensions differ: {lhs:?} · {rhs:?}ᵀ"
+    );
+    (m, k, n)
 }
 
 #[cfg(test)]

@@ -57,7 +57,13 @@ pub enum Init {
 }
 
 impl Init {
-    /// A `[fan_in, fan_out]` weight matrix drawn from this distribution.
+    /// A `[fan_out, fan_in]` weight matrix (PyTorch's `[out, in]` layout) drawn from this
+    /// distribution.
+    ///
+    /// The numbers are drawn input by input (for each input, one per output), the order of
+    /// tapegrad's earlier `[in, out]` layout, and stored transposed: a seed gives the same
+    /// connection weights, and so the same models and training runs, as it did before the
+    /// layout changed.
     pub fn weights(self, fan_in: usize, fan_out: usize, rng: &mut impl Rng) -> Tensor {
         let bound = match self {
             Init::HeUniform => (6.0 / fan_in as f64).sqrt(),
@@ -65,9 +71,10 @@ impl Init {
             Init::Uniform(a) => a,
         };
         // u in [0, 1) from 53 random bits, then scaled: the same bits on every platform.
-        Tensor::from_fn(&[fan_in, fan_out], |_| {
+        let drawn = Tensor::from_fn(&[fan_in, fan_out], |_| {
             bound * (2.0 * rng.random::<f64>() - 1.0)
-        })
+        });
+        drawn.transpose()
     }
 }
 
@@ -105,14 +112,15 @@ impl Activation {
     }
 }
 
-/// A fully connected layer: `y = x·W + b`, with `W` of shape `[in, out]` and `b` of shape
-/// `[out]` broadcast over the rows of `x`.
+/// A fully connected layer: `y = x·Wᵀ + b`, with `W` of shape `[out, in]` and `b` of shape
+/// `[out]` broadcast over the rows of `x`: PyTorch's `nn.Linear`, parameter for parameter, so
+/// its weights load into PyTorch and back unchanged.
 ///
-/// `W` is stored `[in, out]` so that the forward pass is one product with no transpose
-/// (PyTorch stores `[out, in]` and computes `x·Wᵀ`; transpose when exchanging weights).
+/// The product reads `W` through a transposed view ([`Var::matmul_t`]): no copy, forward or
+/// backward.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Linear {
-    /// The weight matrix, `[in, out]`, named `{name}.weight`.
+    /// The weight matrix, `[out, in]`, named `{name}.weight`.
     pub weight: ParamId,
     /// The bias, `[out]`, named `{name}.bias`; `None` for a layer without bias.
     pub bias: Option<ParamId>,
@@ -144,7 +152,7 @@ impl Linear {
         layer
     }
 
-    /// A layer without bias (`y = x·W`), its weight added to `store` as `{name}.weight`.
+    /// A layer without bias (`y = x·Wᵀ`), its weight added to `store` as `{name}.weight`.
     ///
     /// # Panics
     ///
@@ -167,15 +175,15 @@ impl Linear {
         }
     }
 
-    /// `x·W + b` for `x` of shape `[batch, in]` (or `[in]` for one example).
+    /// `x·Wᵀ + b` for `x` of shape `[batch, in]` (or `[in]` for one example).
     ///
     /// # Panics
     ///
-    /// If `x`'s last dimension is not `in_features` (the message is matmul's, at the caller's
+    /// If `x`'s last dimension is not `in_features` (the message is matmul_t's, at the caller's
     /// line), or if `params` come from a store without this layer.
     #[track_caller]
     pub fn forward<'t>(&self, params: &Params<'_, 't>, x: Var<'t>) -> Var<'t> {
-        let y = x.matmul(params[self.weight]);
+        let y = x.matmul_t(params[self.weight]);
         match self.bias {
             Some(bias) => y + params[bias],
             None => y,

@@ -148,6 +148,9 @@ pub enum Op {
     /// broadcast) · `dx = g · yᵀ, dy = xᵀ · g` (each matrix of the batch; summed over the
     /// batch dimensions an operand was broadcast along)
     Matmul(NodeId, NodeId),
+    /// `z = x · yᵀ` (x 1-D or 2-D, y 2-D), reading y through a transposed view, no copy ·
+    /// `dx = g · y, dy = gᵀ · x`
+    MatmulT(NodeId, NodeId),
     /// `z = x − logsumexp(x)` along `axis` · `dx = g − eᶻ ⊙ Σ g` (Σ along `axis`, repeated)
     LogSoftmax(NodeId, usize),
     /// `z = log Σ eˣ` along `axis`, which is removed · `dx = g ⊙ e^(x − z)` (z, g repeated along `axis`)
@@ -197,6 +200,7 @@ impl Op {
             Op::Reshape(..) => "reshape",
             Op::BroadcastTo(..) => "broadcast_to",
             Op::Matmul(..) => "matmul",
+            Op::MatmulT(..) => "matmul_t",
             Op::LogSoftmax(..) => "log_softmax",
             Op::LogSumExp(..) => "logsumexp",
             Op::Custom(call) => call.name(),
@@ -234,7 +238,8 @@ impl Op {
             | Op::BceWithLogits(x, y)
             | Op::Maximum(x, y)
             | Op::Compare(x, y, _)
-            | Op::Matmul(x, y) => (Some(x), Some(y), &[]),
+            | Op::Matmul(x, y)
+            | Op::MatmulT(x, y) => (Some(x), Some(y), &[]),
             Op::AddScalar(x, _)
             | Op::MulScalar(x, _)
             | Op::DivScalar(x, _)
@@ -315,6 +320,7 @@ impl Op {
             Op::Reshape(x, ref shape) => Op::Reshape(r(x), shape.clone()),
             Op::BroadcastTo(x, ref shape) => Op::BroadcastTo(r(x), shape.clone()),
             Op::Matmul(x, y) => Op::Matmul(r(x), r(y)),
+            Op::MatmulT(x, y) => Op::MatmulT(r(x), r(y)),
             Op::LogSoftmax(x, axis) => Op::LogSoftmax(r(x), axis),
             Op::LogSumExp(x, axis) => Op::LogSumExp(r(x), axis),
             Op::Custom(ref call) => Op::Custom(Box::new(call.with_inputs(r))),
@@ -377,6 +383,7 @@ impl Op {
             Op::Reshape(x, ref shape) => v(x).reshape(shape),
             Op::BroadcastTo(x, ref shape) => v(x).broadcast_to(shape),
             Op::Matmul(x, y) => v(x).matmul(v(y)),
+            Op::MatmulT(x, y) => v(x).matmul_t(v(y)),
             Op::LogSoftmax(x, axis) => v(x).log_softmax_axis(axis, "log_softmax"),
             Op::LogSumExp(x, axis) => v(x).logsumexp_axis(axis, "logsumexp"),
             Op::Custom(ref call) => call.forward(v),

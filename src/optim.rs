@@ -1,9 +1,28 @@
 //! Optimizers: how a step of gradients becomes a change of the parameters.
 //!
-//! Both follow PyTorch's update rules (`torch.optim.SGD` and `torch.optim.Adam`, default
-//! options otherwise) operation for operation, so a training run here and there agrees to
-//! rounding. They update a [`ParamStore`] in place: drop (or clear) the step's tape first, so that
-//! no tape still shares a parameter's buffer and the update does not copy it.
+//! [`Sgd`], [`Adam`] and [`AdamW`] follow PyTorch's update rules (`torch.optim.SGD`, `Adam` and
+//! `AdamW`) operation for operation, so a training run here and there agrees to rounding. They
+//! update a [`ParamStore`] in place, and share the [`Optimizer`] interface: a one-call training
+//! step ([`Optimizer::minimize`]), the learning rate (for the [`schedule`]s), and their state,
+//! which [`ParamStore::save_checkpoint`] saves so that training resumes bit for bit.
+//!
+//! ```
+//! use tapegrad::{ParamStore, Tape, Tensor, optim::{Optimizer, Sgd}};
+//!
+//! let mut store = ParamStore::new();
+//! let w = store.insert("w", Tensor::from([3.0, -1.0]));
+//! let mut sgd = Sgd::new(0.25);
+//! let mut tape = Tape::new();
+//! for _ in 0..2 {
+//!     // Records the loss, runs the backward pass, updates w ← w − 0.25·2w = w/2.
+//!     sgd.minimize(&mut store, &mut tape, |p| (p[w] * p[w]).sum());
+//! }
+//! assert_eq!(store[w].data(), &[0.75, -0.25]);
+//! ```
+//!
+//! The explicit form of the same step, for those who want the gradients in hand (to inspect,
+//! clip or accumulate them): drop or clear the step's tape before updating, so that no tape
+//! still shares a parameter's buffer and the update does not copy it.
 //!
 //! ```
 //! use tapegrad::{ParamStore, Tape, Tensor, optim::Sgd};
@@ -11,367 +30,159 @@
 //! let mut store = ParamStore::new();
 //! let w = store.insert("w", Tensor::from([3.0, -1.0]));
 //! let mut sgd = Sgd::new(0.25);
-//! for _ in 0..2 {
-//!     let grads = {
-//!         let tape = Tape::new();
-//!         let p = store.on_tape(&tape);
-//!         let loss = (p[w] * p[w]).sum();       // ∂/∂w = 2w
-//!         p.grads(&loss.backward())
-//!     };                                       // the tape is dropped here
-//!     sgd.step(&mut store, &grads);            // w ← w − 0.25·2w = w/2
-//! }
-//! assert_eq!(store[w].data(), &[0.75, -0.25]);
+//! let grads = {
+//!     let tape = Tape::new();
+//!     let p = store.on_tape(&tape);
+//!     let loss = (p[w] * p[w]).sum();
+//!     p.grads(&loss.backward())
+//! };                                       // the tape is dropped here
+//! sgd.step(&mut store, &grads);
+//! assert_eq!(store[w].data(), &[1.5, -0.5]);
 //! ```
 
-use crate::params::{ParamGrads, ParamStore};
+use crate::params::{ParamGrads, ParamStore, Params};
+use crate::tape::Tape;
+use crate::var::Var;
 
-/// Stochastic gradient descent, with optional momentum, dampening, Nesterov momentum and
-/// weight decay: PyTorch's `torch.optim.SGD`.
-///
-/// For each parameter `p` with gradient `g`, one [`step`](Sgd::step) does
-///
-/// ```text
-/// g ← g + weight_decay·p                     (if weight_decay ≠ 0)
-/// b ← g on the first step,                   (if momentum ≠ 0)
-///     momentum·b + (1 − dampening)·g after
-/// g ← g + momentum·b if nesterov, else b      (if momentum ≠ 0)
-/// p ← p − lr·g
-/// ```
-#[derive(Clone, Debug)]
-pub struct Sgd {
+mod adam;
+mod checkpoint;
+pub mod schedule;
+mod sgd;
+mod state;
+
+pub use adam::{Adam, AdamParamState, AdamW};
+pub use sgd::Sgd;
+pub use state::{OptimizerState, ParamState};
+
+/// What [`Sgd`], [`Adam`] and [`AdamW`] share: a step, the learning rate, the state, and the
+/// one-call training step built on them.
+pub trait Optimizer {
+    /// Updates every parameter of `store` that a gradient flowed to, in place, from `grads`.
+    ///
+    /// # Panics
+    ///
+    /// As the optimizer's own `step`: gradients of another store, state of another store,
+    /// invalid hyperparameters.
+    #[track_caller]
+    fn step(&mut self, store: &mut ParamStore, grads: &ParamGrads);
+
     /// The learning rate.
-    pub lr: f64,
-    /// The momentum factor (0: plain SGD).
-    pub momentum: f64,
-    /// The dampening of the momentum (0 in PyTorch's default).
-    pub dampening: f64,
-    /// The L2 penalty added to the gradient (0: none).
-    pub weight_decay: f64,
-    /// Nesterov momentum (needs momentum > 0 and dampening = 0).
-    pub nesterov: bool,
-    /// One momentum buffer per parameter, made on its first step.
-    buffers: PerParam<Vec<f64>>,
-}
+    fn lr(&self) -> f64;
 
-impl Sgd {
-    /// Plain SGD with learning rate `lr`: `p ← p − lr·g`.
-    pub fn new(lr: f64) -> Sgd {
-        Sgd {
-            lr,
-            momentum: 0.0,
-            dampening: 0.0,
-            weight_decay: 0.0,
-            nesterov: false,
-            buffers: PerParam::default(),
-        }
-    }
+    /// Sets the learning rate (what a [`schedule`] does between steps).
+    fn set_lr(&mut self, lr: f64);
 
-    /// With momentum `momentum` (PyTorch's `momentum=`).
-    pub fn with_momentum(self, momentum: f64) -> Sgd {
-        Sgd { momentum, ..self }
-    }
-
-    /// With dampening `dampening` of the momentum (PyTorch's `dampening=`).
-    pub fn with_dampening(self, dampening: f64) -> Sgd {
-        Sgd { dampening, ..self }
-    }
-
-    /// With L2 weight decay `weight_decay` added to the gradient (PyTorch's `weight_decay=`).
-    pub fn with_weight_decay(self, weight_decay: f64) -> Sgd {
-        Sgd {
-            weight_decay,
-            ..self
-        }
-    }
-
-    /// With Nesterov momentum (PyTorch's `nesterov=True`).
-    pub fn with_nesterov(self) -> Sgd {
-        Sgd {
-            nesterov: true,
-            ..self
-        }
-    }
-
-    /// Updates every parameter of `store` that a gradient flowed to, in place, from `grads`.
+    /// Everything the optimizer carries between steps, for the parameters of `store` (the
+    /// store it steps).
     ///
     /// # Panics
     ///
-    /// If `grads` were not taken from `store`; with momentum, if `store` is not the store of
-    /// the previous steps or a parameter was added or changed size since (the momentum buffers
-    /// would not match); if a hyperparameter is negative; or if Nesterov momentum is asked for
-    /// without momentum or with dampening (as PyTorch refuses).
+    /// If the optimizer stepped another store.
     #[track_caller]
-    pub fn step(&mut self, store: &mut ParamStore, grads: &ParamGrads) {
-        let Sgd {
-            lr,
-            momentum,
-            dampening,
-            weight_decay,
-            nesterov,
-            ref mut buffers,
-        } = *self;
-        check_hyperparameters(
-            "Sgd",
-            &[
-                ("lr", lr),
-                ("momentum", momentum),
-                ("weight_decay", weight_decay),
-            ],
-        );
-        assert!(
-            !nesterov || (momentum > 0.0 && dampening == 0.0),
-            "Sgd: Nesterov momentum needs momentum > 0 and dampening = 0"
-        );
-        if momentum != 0.0 {
-            buffers.bind("Sgd", store, Vec::len);
-        }
-        let mut direction = Vec::new();
-        store.update(grads, |id, p, g| {
-            if momentum == 0.0 && weight_decay == 0.0 {
-                // Plain SGD reads the gradient directly: one pass, no copy (same bits).
-                for (p, &g) in p.iter_mut().zip(g) {
-                    *p -= lr * g;
-                }
-                return;
-            }
-            direction.clear();
-            direction.extend_from_slice(g);
-            if weight_decay != 0.0 {
-                for (d, &p) in direction.iter_mut().zip(p.iter()) {
-                    *d += weight_decay * p;
-                }
-            }
-            if momentum != 0.0 {
-                let buffer = match &mut buffers.slots[id.index()] {
-                    Some(buffer) => {
-                        for (b, &d) in buffer.iter_mut().zip(&direction) {
-                            *b = momentum * *b + (1.0 - dampening) * d;
-                        }
-                        buffer
-                    }
-                    // The first step a parameter takes: the buffer is the gradient, undamped.
-                    empty => empty.insert(direction.clone()),
-                };
-                if nesterov {
-                    for (d, &b) in direction.iter_mut().zip(buffer.iter()) {
-                        *d += momentum * b;
-                    }
-                } else {
-                    direction.clone_from(buffer);
-                }
-            }
-            for (p, &d) in p.iter_mut().zip(&direction) {
-                *p -= lr * d;
-            }
-        });
-    }
-}
+    fn state(&self, store: &ParamStore) -> OptimizerState;
 
-/// Adam (Kingma & Ba, 2015) as PyTorch's `torch.optim.Adam` computes it, with optional L2
-/// weight decay added to the gradient (not AdamW's decoupled decay).
-///
-/// For each parameter `p` with gradient `g`, step `t` (counting from 1) does
-///
-/// ```text
-/// g ← g + weight_decay·p                     (if weight_decay ≠ 0)
-/// m ← m + (1 − β₁)·(g − m)                   (PyTorch's lerp; m starts at 0)
-/// v ← β₂·v + (1 − β₂)·g²                     (v starts at 0)
-/// p ← p − (lr / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε)
-/// ```
-#[derive(Clone, Debug)]
-pub struct Adam {
-    /// The learning rate (PyTorch's default is 0.001).
-    pub lr: f64,
-    /// The decay of the first-moment average (default 0.9).
-    pub beta1: f64,
-    /// The decay of the second-moment average (default 0.999).
-    pub beta2: f64,
-    /// Added to the denominator so it is never 0 (default 1e-8).
-    pub eps: f64,
-    /// The L2 penalty added to the gradient (default 0).
-    pub weight_decay: f64,
-    /// Calls of `step` so far.
-    steps: u32,
-    /// Each parameter's steps and moment averages, made on its first step.
-    moments: PerParam<Moments>,
-}
+    /// Replaces the optimizer's hyperparameters, step count and per-parameter state with
+    /// `state`, bound to `store`. All or nothing.
+    ///
+    /// # Errors
+    ///
+    /// What differs, in words, if `state` is another optimizer's, lacks or adds a
+    /// hyperparameter, or has state of another shape or for another number of parameters
+    /// than `store` holds. The optimizer is then unchanged.
+    fn set_state(&mut self, store: &ParamStore, state: &OptimizerState) -> Result<(), String>;
 
-/// Adam's state for one parameter.
-#[derive(Clone, Debug)]
-struct Moments {
-    /// The steps this parameter took (PyTorch's `state['step']`, per parameter): the bias
-    /// correction counts them, not the optimizer's steps.
-    steps: u32,
-    /// The first-moment average m.
-    mean: Vec<f64>,
-    /// The second-moment average v.
-    square: Vec<f64>,
-}
-
-impl Adam {
-    /// Adam with learning rate `lr` and PyTorch's defaults: β₁ = 0.9, β₂ = 0.999, ε = 1e-8,
-    /// no weight decay.
-    pub fn new(lr: f64) -> Adam {
-        Adam {
-            lr,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
-            weight_decay: 0.0,
-            steps: 0,
-            moments: PerParam::default(),
-        }
-    }
-
-    /// With the moment decays `(β₁, β₂)` (PyTorch's `betas=`).
-    pub fn with_betas(self, beta1: f64, beta2: f64) -> Adam {
-        Adam {
-            beta1,
-            beta2,
-            ..self
-        }
-    }
-
-    /// With `eps` in the denominator (PyTorch's `eps=`).
-    pub fn with_eps(self, eps: f64) -> Adam {
-        Adam { eps, ..self }
-    }
-
-    /// With L2 weight decay added to the gradient (PyTorch's `weight_decay=`).
-    pub fn with_weight_decay(self, weight_decay: f64) -> Adam {
-        Adam {
-            weight_decay,
-            ..self
-        }
-    }
-
-    /// The number of times [`step`](Adam::step) was called.
-    pub fn steps(&self) -> u32 {
-        self.steps
-    }
-
-    /// Updates every parameter of `store` that a gradient flowed to, in place, from `grads`.
+    /// One training step: clears `tape`, records `loss(params)` on it, runs the backward
+    /// pass, clears the tape again (so the update writes in place) and updates `store`.
+    /// Returns the loss's value. Frozen parameters are recorded as constants and left alone.
+    ///
+    /// ```
+    /// use tapegrad::{ParamStore, Tape, Tensor, loss, optim::{Adam, Optimizer}};
+    ///
+    /// // Fit y = 2x − 1.
+    /// let (x, y) = (Tensor::from([[-1.0], [0.0], [1.0]]), Tensor::from([[-3.0], [-1.0], [1.0]]));
+    /// let mut store = ParamStore::new();
+    /// let (w, b) = (store.insert("w", Tensor::zeros(&[1, 1])), store.insert("b", 0.0));
+    /// let mut adam = Adam::new(0.1);
+    /// let mut tape = Tape::new();
+    /// let mut last = f64::INFINITY;
+    /// for _ in 0..500 {
+    ///     last = adam.minimize(&mut store, &mut tape, |p| {
+    ///         let x = p.tape().constant(x.clone());
+    ///         loss::mse(x.matmul(p[w]) + p[b], p.tape().constant(y.clone()))
+    ///     });
+    /// }
+    /// assert!(last < 1e-10, "{last}");
+    /// ```
     ///
     /// # Panics
     ///
-    /// If `grads` were not taken from `store`; if `store` is not the store of the previous
-    /// steps, or a parameter was added or changed size since; if `lr`, `eps` or
-    /// `weight_decay` is negative or a beta is outside [0, 1).
+    /// If the loss is not a scalar, and as [`step`](Self::step).
     #[track_caller]
-    pub fn step(&mut self, store: &mut ParamStore, grads: &ParamGrads) {
-        let Adam {
-            lr,
-            beta1,
-            beta2,
-            eps,
-            weight_decay,
-            ref mut steps,
-            ref mut moments,
-        } = *self;
-        check_hyperparameters(
-            "Adam",
-            &[("lr", lr), ("eps", eps), ("weight_decay", weight_decay)],
-        );
-        assert!(
-            (0.0..1.0).contains(&beta1) && (0.0..1.0).contains(&beta2),
-            "Adam: the betas must be in [0, 1), got ({beta1}, {beta2})"
-        );
-        moments.bind("Adam", store, |m| m.mean.len());
-        *steps += 1;
-        let lerp_weight = 1.0 - beta1;
-        store.update(grads, |id, p, g| {
-            let state = moments.slots[id.index()].get_or_insert_with(|| Moments {
-                steps: 0,
-                mean: vec![0.0; p.len()],
-                square: vec![0.0; p.len()],
-            });
-            state.steps += 1;
-            // Python's `beta ** step` on floats is C's pow, as is f64::powf.
-            let bias_correction1 = 1.0 - beta1.powf(f64::from(state.steps));
-            let bias_correction2 = 1.0 - beta2.powf(f64::from(state.steps));
-            let step_size = lr / bias_correction1;
-            let bias_correction2_sqrt = bias_correction2.sqrt();
-            let elements = p
-                .iter_mut()
-                .zip(g)
-                .zip(state.mean.iter_mut().zip(state.square.iter_mut()));
-            for ((p, &g), (m, v)) in elements {
-                let g = if weight_decay != 0.0 {
-                    g + weight_decay * *p
-                } else {
-                    g
-                };
-                *m = lerp(*m, g, lerp_weight);
-                // The products in the order of PyTorch's addcmul and addcdiv kernels.
-                *v = *v * beta2 + (1.0 - beta2) * g * g;
-                let denom = v.sqrt() / bias_correction2_sqrt + eps;
-                *p -= step_size * *m / denom;
-            }
-        });
+    fn minimize<F>(&mut self, store: &mut ParamStore, tape: &mut Tape, loss: F) -> f64
+    where
+        Self: Sized,
+        F: for<'s, 't> FnOnce(&Params<'s, 't>) -> Var<'t>,
+    {
+        let (value, grads) = loss_and_grads(store, tape, loss);
+        self.step(store, &grads);
+        value
     }
-}
 
-/// PyTorch's `lerp(start, end, weight)`: the form it picks keeps the result exact at both ends.
-fn lerp(start: f64, end: f64, weight: f64) -> f64 {
-    if weight.abs() < 0.5 {
-        start + weight * (end - start)
-    } else {
-        end - (end - start) * (1.0 - weight)
-    }
-}
-
-/// Per-parameter optimizer state, bound to the store it was made for.
-#[derive(Clone, Debug)]
-struct PerParam<T> {
-    /// The store's identity, from the first step on.
-    store: Option<u64>,
-    /// One slot per parameter; `None` until the parameter's first step.
-    slots: Vec<Option<T>>,
-}
-
-impl<T> Default for PerParam<T> {
-    fn default() -> PerParam<T> {
-        PerParam {
-            store: None,
-            slots: Vec::new(),
-        }
-    }
-}
-
-impl<T> PerParam<T> {
-    /// Binds the state to `store` on the first step, and checks on every later one that it
-    /// is the same store with the same parameters, of the sizes `len` reads off the state:
-    /// state of another store or another size would update the wrong numbers silently.
+    /// [`minimize`](Self::minimize) with the gradients clipped to a global norm of at most
+    /// `max_norm` before the update ([`ParamGrads::clip_norm`], PyTorch's
+    /// `clip_grad_norm_`). Returns the loss and the gradients' norm before clipping.
+    ///
+    /// ```
+    /// use tapegrad::{ParamStore, Tape, Tensor, optim::{Optimizer, Sgd}};
+    ///
+    /// let mut store = ParamStore::new();
+    /// store.insert("w", Tensor::from([3.0, 4.0]));
+    /// let mut sgd = Sgd::new(1.0);
+    /// let (loss, norm) =
+    ///     sgd.minimize_clipped(&mut store, &mut Tape::new(), 1.0, |p| (p["w"] * p["w"]).sum());
+    /// assert_eq!((loss, norm), (25.0, 10.0));        // ∇ = 2w = [6, 8], of norm 10
+    /// let factor = 1.0 / (10.0 + 1e-6);              // clipped to norm 1 (PyTorch's rule)
+    /// assert_eq!(store["w"].data(), &[3.0 - 6.0 * factor, 4.0 - 8.0 * factor]);
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// As [`minimize`](Self::minimize).
     #[track_caller]
-    fn bind(&mut self, optimizer: &str, store: &ParamStore, len: impl Fn(&T) -> usize) {
-        let tag = *self.store.get_or_insert(store.tag());
-        assert!(
-            tag == store.tag(),
-            "{optimizer}: stepped on another store than before; use one optimizer per store"
-        );
-        if self.slots.is_empty() {
-            self.slots.resize_with(store.len(), || None);
-        }
-        assert!(
-            self.slots.len() == store.len(),
-            "{optimizer}: the store holds {} parameters but the optimizer's state was made for {}; \
-             make a new optimizer after adding parameters",
-            store.len(),
-            self.slots.len()
-        );
-        for (id, slot) in store.ids().zip(&self.slots) {
-            if let Some(state) = slot {
-                assert!(
-                    len(state) == store[id].len(),
-                    "{optimizer}: parameter `{}` changed size since the optimizer's last step \
-                     ({} elements, state for {})",
-                    store.name(id),
-                    store[id].len(),
-                    len(state)
-                );
-            }
-        }
+    fn minimize_clipped<F>(
+        &mut self,
+        store: &mut ParamStore,
+        tape: &mut Tape,
+        max_norm: f64,
+        loss: F,
+    ) -> (f64, f64)
+    where
+        Self: Sized,
+        F: for<'s, 't> FnOnce(&Params<'s, 't>) -> Var<'t>,
+    {
+        let (value, mut grads) = loss_and_grads(store, tape, loss);
+        let norm = grads.clip_norm(max_norm);
+        self.step(store, &grads);
+        (value, norm)
     }
+}
+
+/// The loss recorded on a cleared `tape` and its gradients, the tape cleared again so that it
+/// lets go of the parameters' buffers and the update writes in place.
+#[track_caller]
+fn loss_and_grads<F>(store: &ParamStore, tape: &mut Tape, loss: F) -> (f64, ParamGrads)
+where
+    F: for<'s, 't> FnOnce(&Params<'s, 't>) -> Var<'t>,
+{
+    tape.clear();
+    let (value, grads) = {
+        let params = store.on_tape(tape);
+        let loss = loss(&params);
+        let grads = params.grads(&loss.backward());
+        (loss.value().item(), grads)
+    };
+    tape.clear();
+    (value, grads)
 }
 
 /// PyTorch refuses negative learning rates, momenta, decays and epsilons; so do we.

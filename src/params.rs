@@ -5,19 +5,26 @@
 //! holds the weights as plain tensors in insertion order. Each step puts them on a tape
 //! ([`ParamStore::on_tape`], giving [`Params`]: the `Var`s by name or by [`ParamId`]), and takes
 //! their gradients off it ([`Params::grads`], giving [`ParamGrads`], which outlive the tape).
-//! An optimizer then updates the store in place. Saving and loading is in `params/file.rs`.
+//! An optimizer then updates the store in place. Saving and loading is in `params/file.rs`
+//! (the safetensors encoding in `params/format.rs`).
 
 use crate::tape::Tape;
 use crate::tensor::Tensor;
 use indexmap::IndexMap;
 use std::fmt;
-use std::ops::{Index, IndexMut};
+use std::ops::Index;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-mod file;
+pub(crate) mod file;
+pub(crate) mod format;
+mod options;
 mod step;
+mod summary;
 
+pub use format::SaveDtype;
+pub use options::FileOptions;
 pub use step::{ParamGrads, Params};
+pub use summary::Summary;
 
 /// A parameter's handle: its position in its [`ParamStore`], returned by
 /// [`ParamStore::insert`], and which store that is.
@@ -36,6 +43,11 @@ impl ParamId {
     /// The parameter's position in insertion order, counting from 0.
     pub fn index(self) -> usize {
         self.index
+    }
+
+    /// The identity of the store the id belongs to.
+    pub(crate) fn store_tag(self) -> u64 {
+        self.store
     }
 }
 
@@ -64,6 +76,8 @@ static NEXT_STORE: AtomicU64 = AtomicU64::new(0);
 #[derive(Clone)]
 pub struct ParamStore {
     params: IndexMap<String, Tensor>,
+    /// Whether each parameter is frozen (recorded as a constant: no gradient, no update).
+    frozen: Vec<bool>,
     /// Which store this is, for checking the ids, gradients and optimizers used with it.
     tag: u64,
 }
@@ -76,6 +90,7 @@ impl ParamStore {
 
     pub(crate) fn from_map(params: IndexMap<String, Tensor>) -> ParamStore {
         ParamStore {
+            frozen: vec![false; params.len()],
             params,
             tag: NEXT_STORE.fetch_add(1, Ordering::Relaxed),
         }
@@ -91,12 +106,12 @@ impl ParamStore {
     /// # Panics
     ///
     /// If the store already holds `name`, or if `name` is empty or contains a control
-    /// character (names are written to files one per line) or is `__metadata__` (reserved by
-    /// the file format).
+    /// character (names are written to files one per line), is `__metadata__` (reserved by
+    /// the file format) or starts with `__optimizer__/` (reserved for checkpoints).
     #[track_caller]
     pub fn insert(&mut self, name: impl Into<String>, value: impl Into<Tensor>) -> ParamId {
         let name = name.into();
-        if let Err(reason) = file::check_name(&name) {
+        if let Err(reason) = file::check_param_name(&name) {
             panic!("ParamStore::insert: {reason}");
         }
         // Checked before inserting, which would overwrite the value: a caught panic must leave
@@ -105,6 +120,7 @@ impl ParamStore {
             panic!("ParamStore::insert: the store already holds a parameter `{name}`");
         }
         let (index, _) = self.params.insert_full(name, value.into());
+        self.frozen.push(false);
         self.id_at(index)
     }
 
@@ -130,6 +146,50 @@ impl ParamStore {
     /// The value of the parameter called `name`.
     pub fn get(&self, name: &str) -> Option<&Tensor> {
         self.params.get(name)
+    }
+
+    /// Replaces the value of parameter `key` (a [`ParamId`] or a name) with `value`, which
+    /// must have the parameter's shape: a layer's weight of another shape, or a square one
+    /// transposed by mistake in another layout, would otherwise be found only much later.
+    ///
+    /// ```
+    /// use tapegrad::{ParamStore, Tensor};
+    ///
+    /// let mut store = ParamStore::new();
+    /// let w = store.insert("w", Tensor::zeros(&[2]));
+    /// store.set(w, Tensor::from([1.0, 2.0]));
+    /// store.set("w", [3.0, 4.0]);
+    /// assert_eq!(store[w].data(), &[3.0, 4.0]);
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If the store holds no such parameter, or `value`'s shape differs from the parameter's
+    /// (the store is then unchanged).
+    #[track_caller]
+    pub fn set(&mut self, key: impl ParamKey, value: impl Into<Tensor>) {
+        let index = key.position(self);
+        let value = value.into();
+        let (name, old) = self.params.get_index_mut(index).expect("checked");
+        assert!(
+            value.shape() == old.shape(),
+            "ParamStore::set: parameter `{name}` has shape {:?}, the new value {:?}",
+            old.shape(),
+            value.shape()
+        );
+        *old = value;
+    }
+
+    /// The elements of parameter `key` (a [`ParamId`] or a name), to change in place (its
+    /// shape cannot change). Copies the buffer first if a tape still shares it.
+    ///
+    /// # Panics
+    ///
+    /// If the store holds no such parameter.
+    #[track_caller]
+    pub fn data_mut(&mut self, key: impl ParamKey) -> &mut [f64] {
+        let index = key.position(self);
+        self.params[index].data_mut()
     }
 
     /// The name of parameter `id`.
@@ -192,7 +252,8 @@ impl ParamStore {
     }
 
     /// Records every parameter on `tape` as a `param` leaf named after it (so traces and
-    /// pictures of the graph show `mlp.0.weight`), and returns the `Var`s of this step.
+    /// pictures of the graph show `mlp.0.weight`), and returns the `Var`s of this step. A
+    /// frozen parameter is recorded as a `constant`: no gradient flows to it.
     ///
     /// The tape shares the parameters' buffers (no copy). Drop or [`clear`](Tape::clear) the
     /// tape before updating the store, so that the update writes in place instead of copying.
@@ -201,9 +262,68 @@ impl ParamStore {
         let vars = self
             .params
             .iter()
-            .map(|(name, value)| tape.param(value.clone()).named(name.as_str()))
+            .zip(&self.frozen)
+            .map(|((name, value), &frozen)| {
+                let leaf = if frozen {
+                    tape.constant(value.clone())
+                } else {
+                    tape.param(value.clone())
+                };
+                leaf.named(name.as_str())
+            })
             .collect();
-        Params { store: self, vars }
+        Params {
+            store: self,
+            tape,
+            vars,
+        }
+    }
+
+    /// Freezes parameter `key` (a [`ParamId`] or a name): from the next
+    /// [`on_tape`](Self::on_tape) on, it is recorded as a constant, gets no gradient, and the
+    /// optimizers leave it alone (no update, no weight decay, no momentum), as PyTorch does
+    /// with `requires_grad_(False)`. Saving and loading are unaffected.
+    ///
+    /// ```
+    /// use tapegrad::{ParamStore, Tape, Tensor, optim::{Optimizer, Sgd}};
+    ///
+    /// let mut store = ParamStore::new();
+    /// let (w, b) = (store.insert("w", 1.0), store.insert("b", 1.0));
+    /// store.freeze(b);
+    /// Sgd::new(0.5).with_weight_decay(0.1).minimize(&mut store, &mut Tape::new(), |p| p[w] * p[b]);
+    /// assert_eq!(store[w].item(), 1.0 - 0.5 * (1.0 + 0.1));   // trained
+    /// assert_eq!(store[b].item(), 1.0);                      // frozen
+    /// assert!(store.is_frozen(b));
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If the store holds no such parameter.
+    #[track_caller]
+    pub fn freeze(&mut self, key: impl ParamKey) {
+        let index = key.position(self);
+        self.frozen[index] = true;
+    }
+
+    /// Undoes [`freeze`](Self::freeze): the parameter trains again from the next step.
+    ///
+    /// # Panics
+    ///
+    /// If the store holds no such parameter.
+    #[track_caller]
+    pub fn unfreeze(&mut self, key: impl ParamKey) {
+        let index = key.position(self);
+        self.frozen[index] = false;
+    }
+
+    /// Whether parameter `key` is frozen.
+    ///
+    /// # Panics
+    ///
+    /// If the store holds no such parameter.
+    #[track_caller]
+    pub fn is_frozen(&self, key: impl ParamKey) -> bool {
+        self.frozen[key.position(self)]
     }
 
     /// Calls `update(id, value, grad)` for every parameter a gradient flowed to, with its value
@@ -295,17 +415,6 @@ impl Index<ParamId> for ParamStore {
     }
 }
 
-impl IndexMut<ParamId> for ParamStore {
-    /// # Panics
-    ///
-    /// If `id` does not belong to this store.
-    #[track_caller]
-    fn index_mut(&mut self, id: ParamId) -> &mut Tensor {
-        let index = self.check_id(id);
-        &mut self.params[index]
-    }
-}
-
 impl Index<&str> for ParamStore {
     type Output = Tensor;
 
@@ -321,77 +430,50 @@ impl Index<&str> for ParamStore {
     }
 }
 
-impl IndexMut<&str> for ParamStore {
-    /// # Panics
-    ///
-    /// If the store holds no parameter called `name`.
-    #[track_caller]
-    fn index_mut(&mut self, name: &str) -> &mut Tensor {
-        match self.params.get_mut(name) {
-            Some(value) => value,
-            None => panic!("ParamStore: no parameter called `{name}`"),
-        }
-    }
-}
-
 impl fmt::Debug for ParamStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map().entries(self.iter()).finish()
     }
 }
 
-/// A model summary: every parameter's name, shape and count, then the total. See
-/// [`ParamStore::summary`].
-pub struct Summary<'s> {
-    store: &'s ParamStore,
+/// What names a parameter of a [`ParamStore`]: its [`ParamId`] or its name.
+pub trait ParamKey: sealed::Sealed {
+    /// The parameter's position in `store`.
+    ///
+    /// # Panics
+    ///
+    /// If `store` holds no such parameter.
+    #[track_caller]
+    fn position(&self, store: &ParamStore) -> usize;
 }
 
-impl fmt::Display for Summary<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let rows: Vec<(&str, String, String)> = self
-            .store
-            .iter()
-            .map(|(name, value)| {
-                (
-                    name,
-                    format!("{:?}", value.shape()),
-                    value.len().to_string(),
-                )
-            })
-            .collect();
-        let total = self.store.num_elements().to_string();
-        let name_width = rows
-            .iter()
-            .map(|r| r.0.chars().count())
-            .chain(["parameter".len(), "total".len()]);
-        let name_width = name_width.max().unwrap_or(0);
-        let shape_width = rows
-            .iter()
-            .map(|r| r.1.chars().count())
-            .chain(["shape".len()])
-            .max()
-            .unwrap_or(0);
-        let count_width = rows
-            .iter()
-            .map(|r| r.2.len())
-            .chain(["count".len(), total.len()])
-            .max()
-            .unwrap_or(0);
-        writeln!(
-            f,
-            "{:name_width$}  {:shape_width$}  {:>count_width$}",
-            "parameter", "shape", "count"
-        )?;
-        for (name, shape, count) in &rows {
-            writeln!(
-                f,
-                "{name:name_width$}  {shape:shape_width$}  {count:>count_width$}"
-            )?;
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::ParamId {}
+    impl Sealed for &str {}
+    impl Sealed for &String {}
+}
+
+impl ParamKey for ParamId {
+    #[track_caller]
+    fn position(&self, store: &ParamStore) -> usize {
+        store.check_id(*self)
+    }
+}
+
+impl ParamKey for &str {
+    #[track_caller]
+    fn position(&self, store: &ParamStore) -> usize {
+        match store.params.get_index_of(*self) {
+            Some(index) => index,
+            None => panic!("ParamStore: no parameter called `{self}`"),
         }
-        writeln!(
-            f,
-            "{:name_width$}  {:shape_width$}  {total:>count_width$}",
-            "total", ""
-        )
+    }
+}
+
+impl ParamKey for &String {
+    #[track_caller]
+    fn position(&self, store: &ParamStore) -> usize {
+        self.as_str().position(store)
     }
 }

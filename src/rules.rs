@@ -23,8 +23,7 @@
 
 use crate::custom::CustomCall;
 use crate::gather::Gather;
-use crate::kernels::{BatchedDims, matmul_dims};
-use crate::matmul::{MatRef, gemm};
+use crate::matmul::{BatchedDims, MatRef, gemm, matmul_dims, matmul_t_dims};
 use crate::op::{NodeId, Op, max_share, max_ties, powf, relu_passes, sigmoid, sign};
 use crate::shape::Shape;
 use crate::tensor::Tensor;
@@ -266,6 +265,15 @@ pub(crate) fn vjp<A: Algebra>(
             sink.add(x, || g().product(gm, &v(y), ym.t(), &x_shape)); // g · yᵀ
             sink.add(y, || v(x).product(xm.t(), &g(), gm, &y_shape)); // xᵀ · g
         }
+        Op::MatmulT(x, y) => {
+            // x is m×k and y n×k, so z = x·yᵀ is m×n; both gradients read g and the operands
+            // through views, as the forward pass does.
+            let (x_shape, y_shape) = (v(x).shape(), v(y).shape());
+            let (m, k, n) = matmul_t_dims(&x_shape, &y_shape);
+            let (xm, ym, gm) = (Mat::new(m, k), Mat::new(n, k), Mat::new(m, n));
+            sink.add(x, || g().product(gm, &v(y), ym, &x_shape)); // g · y
+            sink.add(y, || g().product(gm.t(), &v(x), xm, &y_shape)); // gᵀ · x
+        }
         Op::LogSoftmax(x, axis) => sink.add(x, || {
             let len = z().shape()[axis];
             g() - z().exp() * g().sum_axis(axis).expand_axis(axis, len)
@@ -388,7 +396,7 @@ impl Algebra for Tensor {
     }
 
     fn batched_product(&self, ta: bool, other: &Tensor, tb: bool) -> Tensor {
-        self.matmul_t(ta, other, tb)
+        self.batched_matmul(ta, other, tb)
     }
 
     fn permute(&self, perm: &[usize]) -> Tensor {

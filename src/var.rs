@@ -188,6 +188,32 @@ impl<'t> Var<'t> {
         self.binary(other, Op::Matmul, "matmul")
     }
 
+    /// `self · otherᵀ`, with `other` read through a transposed view (never copied):
+    /// `[m, k] · [n, k]ᵀ → [m, n]` and `[k] · [n, k]ᵀ → [n]`. This is how [`nn::Linear`]
+    /// applies its `[out, in]` weight, as PyTorch's `nn.Linear` does.
+    ///
+    /// ```
+    /// use tapegrad::{Tape, Tensor};
+    ///
+    /// let tape = Tape::new();
+    /// let x = tape.param(Tensor::from([[1.0, 2.0]]));
+    /// let w = tape.param(Tensor::from([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]));   // [out, in]
+    /// let y = x.matmul_t(w);
+    /// assert_eq!(y.value(), Tensor::from([[1.0, 2.0, 3.0]]));
+    /// assert_eq!(y.value(), x.matmul(w.transpose()).value());
+    /// ```
+    ///
+    /// [`nn::Linear`]: crate::nn::Linear
+    ///
+    /// # Panics
+    ///
+    /// If `self` is not 1-D or 2-D, `other` is not 2-D, their last dimensions differ, or the
+    /// Vars belong to two tapes.
+    #[track_caller]
+    pub fn matmul_t(self, other: Var<'t>) -> Var<'t> {
+        self.binary(other, Op::MatmulT, "matmul_t")
+    }
+
     /// `1` where the value is > 0, else `0`. Its derivative is taken as 0 everywhere.
     #[track_caller]
     pub fn step(self) -> Var<'t> {

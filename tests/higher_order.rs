@@ -220,6 +220,16 @@ fn cases() -> Vec<(&'static str, F, Vec<Tensor>)> {
             },
             vec![row.clone(), m.clone()],
         ),
+        (
+            "matmul_t",
+            |v| sq(v[0].matmul_t(v[1])),
+            vec![a.clone(), m.transpose()],
+        ),
+        (
+            "matmul_t 1-D",
+            |v| sq(v[0].matmul_t(v[1])),
+            vec![row.clone(), m.transpose()],
+        ),
         ("log_softmax", |v| sq(v[0].log_softmax(1)), vec![a.clone()]),
         ("softmax", |v| sq(v[0].softmax(0)), vec![a.clone()]),
         ("logsumexp", |v| sq(v[0].logsumexp(1)), vec![a.clone()]),

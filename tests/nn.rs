@@ -26,10 +26,14 @@ fn linear_is_x_times_w_plus_b() {
         &mut nn::seeded_rng(1),
     );
     assert_eq!(store.name(layer.weight), "fc.weight");
-    assert_eq!(store[layer.weight].shape(), &[2, 3]);
+    // PyTorch's layout: [out, in].
+    assert_eq!(store[layer.weight].shape(), &[3, 2]);
     assert_eq!(store["fc.bias"], Tensor::zeros(&[3]));
-    store[layer.weight] = Tensor::from([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]);
-    store[layer.bias.unwrap()] = Tensor::from([0.5, -0.5, 0.0]);
+    store.set(
+        layer.weight,
+        Tensor::from([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]).transpose(),
+    );
+    store.set(layer.bias.unwrap(), Tensor::from([0.5, -0.5, 0.0]));
 
     let tape = Tape::new();
     let p = store.on_tape(&tape);
@@ -62,7 +66,8 @@ fn linear_without_bias_has_only_a_weight() {
     let y = layer.forward(&p, tape.constant(x.clone()));
     let w = &store["proj.weight"];
     for j in 0..2 {
-        let want: f64 = (0..4).map(|i| x.data()[i] * w.data()[i * 2 + j]).sum();
+        // w is [out, in]: row j holds output j's weights.
+        let want: f64 = (0..4).map(|i| x.data()[i] * w.data()[j * 4 + i]).sum();
         assert_relative_eq!(y.value().data()[j], want, max_relative = 1e-15);
     }
 }
@@ -121,7 +126,7 @@ fn initialisation_is_seeded_and_within_the_stated_bounds() {
         (Init::Uniform(0.3), 0.3),
     ] {
         let w = draw(init, 9);
-        assert_eq!(w.shape(), &[64, 32]);
+        assert_eq!(w.shape(), &[32, 64], "[fan_out, fan_in]");
         assert!(
             w.data().iter().all(|x| x.abs() <= bound),
             "{init:?} exceeds {bound}"
@@ -180,9 +185,9 @@ fn gradients_through_an_mlp_match_finite_differences() {
         for id in store.ids() {
             for i in 0..store[id].len() {
                 let mut shifted = store.clone();
-                shifted[id].data_mut()[i] += h;
+                shifted.data_mut(id)[i] += h;
                 let up = loss_at(&shifted).0;
-                shifted[id].data_mut()[i] -= 2.0 * h;
+                shifted.data_mut(id)[i] -= 2.0 * h;
                 let down = loss_at(&shifted).0;
                 let numeric = (up - down) / (2.0 * h);
                 let analytic = grads[id].data()[i];

@@ -296,6 +296,49 @@ fn variance_and_standard_deviation_match_finite_differences() {
 }
 
 #[test]
+fn matmul_t_matches_finite_differences_and_the_product_with_the_transpose() {
+    let mut rng = Rng::new(7);
+    for (a, b) in [
+        (&[3, 4][..], &[2, 4][..]),
+        (&[4], &[2, 4]),
+        (&[1, 1], &[1, 1]),
+        (&[5, 7], &[6, 7]),
+        (&[12, 11], &[13, 11]), // large enough for the GEMM path
+    ] {
+        let inputs = [rng.tensor(a, -2.0, 2.0), rng.tensor(b, -2.0, 2.0)];
+        check_gradients(&format!("matmul_t {a:?} · {b:?}ᵀ"), &inputs, |v| {
+            v[0].matmul_t(v[1])
+        });
+        // Small products sum in order, so the view gives the bits of the copied transpose
+        // (a GEMM backend may block the two layouts differently).
+        if a.iter().chain(b).product::<usize>() / a[a.len() - 1] >= 1000 {
+            continue;
+        }
+        let tape = Tape::new();
+        let (x, w) = (tape.param(inputs[0].clone()), tape.param(inputs[1].clone()));
+        let (viewed, copied) = (x.matmul_t(w), x.matmul(w.transpose()));
+        assert_eq!(viewed.value(), copied.value());
+        let (g1, g2) = (
+            (viewed * viewed).sum().backward(),
+            (copied * copied).sum().backward(),
+        );
+        assert_eq!(
+            (&g1[x], &g1[w]),
+            (&g2[x], &g2[w]),
+            "matmul_t {a:?} · {b:?}ᵀ"
+        );
+    }
+}
+
+#[test]
+#[should_panic(expected = "matmul_t: the last dimensions differ: [3, 4] · [4, 3]ᵀ")]
+fn matmul_t_names_both_shapes() {
+    let tape = Tape::new();
+    let x = tape.param(Tensor::zeros(&[3, 4]));
+    let _ = x.matmul_t(tape.param(Tensor::zeros(&[4, 3])));
+}
+
+#[test]
 fn a_composite_model_matches_finite_differences() {
     let mut rng = Rng::new(8);
     let inputs = [

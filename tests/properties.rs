@@ -186,6 +186,18 @@ proptest! {
     }
 
     #[test]
+    fn matmul_t_matches_finite_differences(
+        (m, k, n) in (1..5usize, 1..5usize, 1..5usize),
+        vector in any::<bool>(),
+        seed in any::<u64>(),
+    ) {
+        let lhs: Vec<usize> = if vector { vec![k] } else { vec![m, k] };
+        let mut rng = Rng::new(seed);
+        let inputs = [rng.tensor(&lhs, -2.0, 2.0), rng.tensor(&[n, k], -2.0, 2.0)];
+        check("matmul_t", |v| v[0].matmul_t(v[1]), &inputs, seed)?;
+    }
+
+    #[test]
     fn random_graphs_of_depth_six_or_more_pass_gradcheck(
         expr in strategy::expr(3, 8).prop_filter("depth ≥ 6", |e| e.depth() >= 6),
         inputs in strategy::broadcast_tensors(3, 3, 3),

@@ -98,8 +98,7 @@ fn replay(case: &Case) {
         .into_iter()
         .zip(case.initial)
     {
-        let shape = store[id].shape().to_vec();
-        store[id] = Tensor::from_vec(values.to_vec(), &shape).unwrap();
+        store.set(id, from_jax_layout(values, store[id].shape()));
     }
     let batch = case.x.len() / case.sizes[0];
     let x = Tensor::from_vec(case.x.to_vec(), &[batch, case.sizes[0]]).unwrap();
@@ -126,6 +125,7 @@ fn replay(case: &Case) {
         }
     }
     for ((name, got), want) in store.iter().zip(case.final_params) {
+        let got = to_jax_layout(got);
         for (i, (&g, &w)) in got.data().iter().zip(*want).enumerate() {
             assert!(
                 approx::relative_eq!(g, w, max_relative = MAX_RELATIVE, epsilon = 1e-14),
@@ -133,6 +133,26 @@ fn replay(case: &Case) {
                 case.name
             );
         }
+    }
+}
+
+/// The generator's JAX model computes `x·W`, its weights `[in, out]`; tapegrad's layers hold
+/// PyTorch's `[out, in]`. A weight of `shape` from the generator's values.
+fn from_jax_layout(values: &[f64], shape: &[usize]) -> Tensor {
+    match *shape {
+        [out, inputs] => Tensor::from_vec(values.to_vec(), &[inputs, out])
+            .unwrap()
+            .transpose(),
+        _ => Tensor::from_vec(values.to_vec(), shape).unwrap(),
+    }
+}
+
+/// A parameter in the generator's layout (weights `[in, out]`).
+fn to_jax_layout(value: &Tensor) -> Tensor {
+    if value.ndim() == 2 {
+        value.transpose()
+    } else {
+        value.clone()
     }
 }
 

@@ -4,6 +4,7 @@
 
 use super::{ParamId, ParamStore};
 use crate::backward::Grads;
+use crate::tape::Tape;
 use crate::tensor::Tensor;
 use crate::var::Var;
 use std::ops::Index;
@@ -14,10 +15,18 @@ use std::ops::Index;
 /// step's `Var`s (the loss, say) may outlive the borrow of the store that the update needs.
 pub struct Params<'s, 't> {
     pub(super) store: &'s ParamStore,
+    pub(super) tape: &'t Tape,
     pub(super) vars: Vec<Var<'t>>,
 }
 
 impl<'t> Params<'_, 't> {
+    /// The tape the parameters are recorded on: where a step records its inputs
+    /// (`p.tape().constant(x)`) when it has only the params in hand, as in
+    /// [`Optimizer::minimize`](crate::optim::Optimizer::minimize).
+    pub fn tape(&self) -> &'t Tape {
+        self.tape
+    }
+
     /// The `Var` of the parameter called `name`.
     pub fn get(&self, name: &str) -> Option<Var<'t>> {
         self.store
@@ -138,8 +147,38 @@ impl ParamGrads {
         squares.sum::<f64>().sqrt()
     }
 
-    /// Multiplies every gradient by `factor`, in place when not shared. Clipping to a norm of at
-    /// most `max`: `if grads.norm() > max { grads.scale(max / grads.norm()) }`.
+    /// Clips the gradients to a global L2 norm of at most `max_norm`, by PyTorch's rule
+    /// (`torch.nn.utils.clip_grad_norm_`), and returns their norm before clipping.
+    ///
+    /// The norm is that of the vector of every gradient's own norm (as PyTorch computes it);
+    /// every gradient is then multiplied by `min(max_norm / (norm + 1e-6), 1)`.
+    ///
+    /// ```
+    /// use tapegrad::{ParamStore, Tape, Tensor};
+    ///
+    /// let mut store = ParamStore::new();
+    /// store.insert("w", Tensor::from([3.0, 4.0]));
+    /// let tape = Tape::new();
+    /// let p = store.on_tape(&tape);
+    /// let mut grads = p.grads(&(p["w"] * p["w"]).sum().backward());   // 2w = [6, 8]
+    /// assert_eq!(grads.clip_norm(5.0), 10.0);
+    /// let factor = 5.0 / (10.0 + 1e-6);
+    /// assert_eq!(grads[store.id("w").unwrap()].data(), &[6.0 * factor, 8.0 * factor]);
+    /// ```
+    pub fn clip_norm(&mut self, max_norm: f64) -> f64 {
+        let norms = self
+            .iter()
+            .flatten()
+            .map(|g| g.data().iter().map(|x| x * x).sum::<f64>().sqrt());
+        let total = norms.map(|n| n * n).sum::<f64>().sqrt();
+        // PyTorch's clamp(max=1) keeps a NaN (f64::min would give 1): a NaN norm spreads.
+        let factor = max_norm / (total + 1e-6);
+        let factor = if factor > 1.0 { 1.0 } else { factor };
+        self.scale(factor);
+        total
+    }
+
+    /// Multiplies every gradient by `factor`, in place when not shared.
     pub fn scale(&mut self, factor: f64) {
         for (g, _) in self
             .grads

@@ -140,6 +140,8 @@ pub(crate) fn local_factor(
         Op::BroadcastTo(x, _) => vjp(format!("{g} summed back to {:?}", v(x).shape())),
         Op::Matmul(_, y) if position == 0 => vjp(format!("{g} · {}ᵀ", n(y))),
         Op::Matmul(x, _) => vjp(format!("{}ᵀ · {g}", n(x))),
+        Op::MatmulT(_, y) if position == 0 => vjp(format!("{g} · {}", n(y))),
+        Op::MatmulT(x, _) => vjp(format!("({g})ᵀ · {}", n(x))),
         Op::LogSoftmax(x, axis) => vjp(format!(
             "{g} − softmax({}) ⊙ (Σ {g} along axis {axis})",
             n(x)
