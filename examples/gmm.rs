@@ -126,16 +126,16 @@ impl Gmm {
             .narrow(1, d, d * (d - 1) / 2)
             .index_select(1, &column_major_order(d))
             .tril_from_vec(d, -1); // [k, d, d]
-        let x = tape.constant(self.x.clone());
-        let centred = x.unsqueeze(1) - means; // [n, k, d]
-        // Q_k (xᵢ − μ_k) for every i and k: the diagonal elementwise, the lower part as one
-        // batched product over the components.
-        let by_component = centred.permute(&[1, 2, 0]); // [k, d, n]
-        let q_centred = centred * q_diag + lower.matmul(by_component).permute(&[2, 0, 1]);
-        let squared = q_centred.square().sum_axis(2); // [n, k]
-        let inner = alphas + sum_qs - squared * 0.5;
+        // The points centred on every mean, one column per point: [1, d, n] − [k, d, 1]. With
+        // the components first and the points last, Q_k (xᵢ − μ_k) for every i and k is the
+        // diagonal elementwise plus one batched product, and nothing is permuted.
+        let points = tape.constant(self.x.transpose()).unsqueeze(0);
+        let centred = points - means.unsqueeze(2); // [k, d, n]
+        let q_centred = q_diag.unsqueeze(2) * centred + lower.matmul(centred);
+        let squared = q_centred.square().sum_axis(1); // [k, n]
+        let inner = (alphas + sum_qs).unsqueeze(1) - squared * 0.5;
         let constant = -(n as f64) * d as f64 * 0.5 * (2.0 * PI).ln();
-        let data_term = inner.logsumexp(1).sum() - alphas.logsumexp(0) * n as f64;
+        let data_term = inner.logsumexp(0).sum() - alphas.logsumexp(0) * n as f64;
         constant + data_term + self.log_wishart_prior(q_diag, sum_qs, icf, k)
     }
 

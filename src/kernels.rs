@@ -6,7 +6,9 @@
 //! panic with the op's name and both shapes, pointing at the caller's line (`#[track_caller]`).
 //! Nothing here knows about the tape.
 
-use crate::shape::{Shape, broadcast_shapes, broadcast_strides, broadcasts_to, for_each_offset};
+use crate::shape::{
+    Shape, broadcast_shapes, broadcast_strides, broadcasts_to, for_each_run,
+};
 use crate::tensor::{Tensor, allocate};
 
 impl Tensor {
@@ -90,9 +92,21 @@ impl Tensor {
                 data.extend(a.iter().zip(row).map(|(&x, &y)| f(x, y)));
             }
         } else {
+            // A run of the last axis at a time: a slice of an operand that varies along it, or
+            // one element of an operand broadcast along it.
             let sa = broadcast_strides(self.shape(), &shape);
             let sb = broadcast_strides(other.shape(), &shape);
-            for_each_offset(&shape, [&sa, &sb], |_, [i, j]| data.push(f(a[i], b[j])));
+            for_each_run(&shape, [&sa, &sb], |_, [i, j], len, steps| match steps {
+                [1, 1] => data.extend(
+                    a[i..i + len]
+                        .iter()
+                        .zip(&b[j..j + len])
+                        .map(|(&x, &y)| f(x, y)),
+                ),
+                [1, 0] => data.extend(a[i..i + len].iter().map(|&x| f(x, b[j]))),
+                [0, 1] => data.extend(b[j..j + len].iter().map(|&y| f(a[i], y))),
+                [da, db] => data.extend((0..len).map(|t| f(a[i + t * da], b[j + t * db]))),
+            });
         }
         Tensor::from_parts(shape, data)
     }
@@ -130,7 +144,20 @@ impl Tensor {
         let shape = self.shape_owned();
         let sb = broadcast_strides(other.shape(), &shape);
         let a = self.data_mut();
-        for_each_offset(&shape, [&sb], |i, [j]| a[i] = f(a[i], b[j]));
+        for_each_run(&shape, [&sb], |i, [j], len, [step]| {
+            let run = &mut a[i..i + len];
+            match step {
+                0 => run.iter_mut().for_each(|x| *x = f(*x, b[j])),
+                1 => run
+                    .iter_mut()
+                    .zip(&b[j..j + len])
+                    .for_each(|(x, &y)| *x = f(*x, y)),
+                _ => run
+                    .iter_mut()
+                    .enumerate()
+                    .for_each(|(t, x)| *x = f(*x, b[j + t * step])),
+            }
+        });
         self
     }
 
@@ -231,7 +258,11 @@ impl Tensor {
         }
         let x = self.data();
         let strides = broadcast_strides(self.shape(), shape);
-        for_each_offset(shape, [&strides], |_, [i]| data.push(x[i]));
+        for_each_run(shape, [&strides], |_, [i], len, [step]| match step {
+            0 => data.resize(data.len() + len, x[i]),
+            1 => data.extend_from_slice(&x[i..i + len]),
+            _ => data.extend((0..len).map(|t| x[i + t * step])),
+        });
         Tensor::from_parts(target, data)
     }
 
@@ -260,8 +291,23 @@ impl Tensor {
                 }
             }
         } else {
+            // Each run adds into a slice of the result, or, where the result is broadcast along
+            // the run, into one element, left to right as element by element would.
             let strides = broadcast_strides(shape, self.shape());
-            for_each_offset(self.shape(), [&strides], |i, [j]| out[j] += x[i]);
+            for_each_run(self.shape(), [&strides], |i, [j], len, [step]| {
+                let run = &x[i..i + len];
+                match step {
+                    0 => out[j] = run.iter().fold(out[j], |acc, &v| acc + v),
+                    1 => out[j..j + len]
+                        .iter_mut()
+                        .zip(run)
+                        .for_each(|(acc, &v)| *acc += v),
+                    _ => run
+                        .iter()
+                        .enumerate()
+                        .for_each(|(t, &v)| out[j + t * step] += v),
+                }
+            });
         }
         Tensor::from_parts(target, out)
     }

@@ -156,18 +156,34 @@ pub(crate) fn broadcast_strides(from: &[usize], to: &[usize]) -> SmallVec<[usize
 
 /// Calls `visit(out_index, offsets)` for every element of a row-major tensor of shape `shape`,
 /// in order, with the offset of that element in each operand whose strides are given.
-/// The odometer runs over the outer dimensions; the innermost one is a plain loop.
 pub(crate) fn for_each_offset<const K: usize>(
     shape: &[usize],
     strides: [&[usize]; K],
     mut visit: impl FnMut(usize, [usize; K]),
+) {
+    for_each_run(shape, strides, |out, base, len, steps| {
+        for i in 0..len {
+            visit(out + i, std::array::from_fn(|k| base[k] + i * steps[k]));
+        }
+    });
+}
+
+/// Like [`for_each_offset`], a run of the innermost dimension at a time:
+/// `visit(out_index, offsets, len, steps)` for the run's first element, its length, and each
+/// operand's stride along it (1 for a contiguous operand, 0 for one broadcast along it), so
+/// that a kernel can handle a contiguous or a repeated operand as a slice or a scalar.
+/// The odometer runs over the outer dimensions.
+pub(crate) fn for_each_run<const K: usize>(
+    shape: &[usize],
+    strides: [&[usize]; K],
+    mut visit: impl FnMut(usize, [usize; K], usize, [usize; K]),
 ) {
     let size: usize = shape.iter().product();
     if size == 0 {
         return;
     }
     let Some((&inner_len, outer_dims)) = shape.split_last() else {
-        visit(0, [0; K]);
+        visit(0, [0; K], 1, [0; K]);
         return;
     };
     let inner_strides: [usize; K] = std::array::from_fn(|k| strides[k][shape.len() - 1]);
@@ -175,10 +191,8 @@ pub(crate) fn for_each_offset<const K: usize>(
     let mut base = [0usize; K];
     let mut out = 0;
     loop {
-        for i in 0..inner_len {
-            visit(out, std::array::from_fn(|k| base[k] + i * inner_strides[k]));
-            out += 1;
-        }
+        visit(out, base, inner_len, inner_strides);
+        out += inner_len;
         // Advance the odometer over the outer dimensions, last one fastest.
         let mut axis = outer_dims.len();
         loop {
