@@ -6,9 +6,7 @@
 //! panic with the op's name and both shapes, pointing at the caller's line (`#[track_caller]`).
 //! Nothing here knows about the tape.
 
-use crate::shape::{
-    Shape, broadcast_shapes, broadcast_strides, broadcasts_to, for_each_run,
-};
+use crate::shape::{Shape, broadcast_shapes, broadcast_strides, broadcasts_to, for_each_run};
 use crate::tensor::{Tensor, allocate};
 
 impl Tensor {
@@ -402,6 +400,7 @@ fn repeats_as_rows(small: &[usize], big: &[usize]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::shape::for_each_offset;
 
     #[test]
     fn zip_with_broadcasts_like_numpy() {
