@@ -5,19 +5,11 @@
 //! `load_state_dict(strict=True)` accepted; renaming covers `nn.Sequential`'s names; other
 //! dtypes are refused by name.
 
-use std::path::PathBuf;
+mod common;
+
+use common::{torch_fixture as fixture, torch_reference as reference};
 use tapegrad::nn::{self, Activation, Mlp};
 use tapegrad::{Error, FileOptions, ParamStore, SaveDtype, Tape, Tensor};
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/torch")
-        .join(name)
-}
-
-fn reference() -> ParamStore {
-    ParamStore::load(fixture("reference.safetensors")).unwrap()
-}
 
 /// tapegrad's model of the fixtures' PyTorch `Mlp`: 3-4-4-2, tanh between layers.
 fn model(seed: u64) -> (ParamStore, Mlp) {

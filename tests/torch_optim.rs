@@ -4,21 +4,13 @@
 //! with every parameter and state buffer after the last; `clip_grad_norm_`; and `StepLR`,
 //! `CosineAnnealingLR` and `LinearLR` step by step.
 
-use std::path::PathBuf;
+mod common;
+
+use common::{torch_fixture as fixture, torch_reference as reference};
 use tapegrad::nn::{self, Activation, Mlp};
 use tapegrad::optim::schedule::{CosineAnnealingLr, LinearLr, Schedule, StepLr};
 use tapegrad::optim::{Adam, AdamW, Optimizer, Sgd};
 use tapegrad::{ParamStore, Tape, loss};
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/torch")
-        .join(name)
-}
-
-fn reference() -> ParamStore {
-    ParamStore::load(fixture("reference.safetensors")).unwrap()
-}
 
 /// The fixtures' 3-4-4-2 tanh MLP with PyTorch's initial weights.
 fn model() -> (ParamStore, Mlp) {

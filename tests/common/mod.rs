@@ -151,3 +151,15 @@ impl CustomOp for MulAdd {
         vec![g * &(inputs[1] + 1.0), g * inputs[0]]
     }
 }
+
+/// A file of the PyTorch fixtures (`tests/fixtures/torch/`, written by its `gen.py`).
+pub fn torch_fixture(name: &str) -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/torch")
+        .join(name)
+}
+
+/// The PyTorch fixtures' reference tensors: initial weights, inputs and PyTorch's results.
+pub fn torch_reference() -> tapegrad::ParamStore {
+    tapegrad::ParamStore::load(torch_fixture("reference.safetensors")).unwrap()
+}
