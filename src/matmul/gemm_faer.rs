@@ -124,6 +124,7 @@ fn split_gemm(
     let (m, n) = (dst.nrows(), dst.ncols());
     if pieces <= 1 || m.max(n) < 2 {
         faer::linalg::matmul::matmul(dst, Accum::Replace, a, b, 1.0, Par::Seq);
+        clear_upper_vector_registers();
         return;
     }
     let first = pieces / 2;
@@ -141,6 +142,23 @@ fn split_gemm(
             || split_gemm(top, a.subrows(0, cut), b, first),
             || split_gemm(bottom, a.subrows(cut, m - cut), b, pieces - first),
         );
+    }
+}
+
+/// Leaves the upper halves of the calling thread's vector registers zeroed, as the x86-64 ABI
+/// expects between functions.
+///
+/// faer's assembly kernels for small products (private-gemm-x86's) return without
+/// `vzeroupper`; until something clears them, every SSE instruction on that thread pays an
+/// AVX–SSE transition, and all of ours are SSE (the crate is built for baseline x86-64). On the
+/// benchmark machine glibc's `exp` took 280 ns instead of 9 after a 10 × 10 · 10 × 1000 product
+/// (docs/performance.md, "The vector registers after faer"). LLVM ends every function compiled
+/// with AVX that touches a 256-bit register with `vzeroupper`; pulp runs such a function
+/// without `unsafe` on our side.
+fn clear_upper_vector_registers() {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(simd) = pulp::x86::V3::try_new() {
+        simd.vectorize(|| std::hint::black_box(simd.splat_f64x4(0.0)));
     }
 }
 
