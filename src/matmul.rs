@@ -84,14 +84,22 @@ impl<'a> MatRef<'a> {
 
 /// `a · b` as a new row-major `a.rows × b.cols` buffer.
 pub(crate) fn gemm(a: MatRef<'_>, b: MatRef<'_>) -> Vec<f64> {
+    let mut out = vec![0.0; a.rows * b.cols];
+    gemm_into(&mut out, a, b);
+    out
+}
+
+/// `out = a · b`, where `out` is the row-major `a.rows × b.cols` buffer (its old values are
+/// ignored).
+fn gemm_into(out: &mut [f64], a: MatRef<'_>, b: MatRef<'_>) {
     debug_assert_eq!(a.cols, b.rows);
     let (m, k, n) = (a.rows, a.cols, b.cols);
-    let mut out = vec![0.0; m * n];
-    let flops = m * k * n;
-    if flops >= GEMM_MIN_FLOPS {
-        large(&mut out, a, b);
-        return out;
+    debug_assert_eq!(out.len(), m * n);
+    if m * k * n >= GEMM_MIN_FLOPS {
+        large(out, a, b);
+        return;
     }
+    out.fill(0.0);
     // i-p-j order: the inner loop runs along a row of `b` and of `out`, and each output element
     // still receives its k products in order p = 0, 1, …, k − 1.
     for i in 0..m {
@@ -103,7 +111,6 @@ pub(crate) fn gemm(a: MatRef<'_>, b: MatRef<'_>) -> Vec<f64> {
             }
         }
     }
-    out
 }
 
 impl Tensor {
@@ -177,14 +184,18 @@ impl Tensor {
         let mut shape = batch.to_vec();
         shape.extend([m, n]);
         let shape = Shape::from(shape);
-        let (mut data, _) = allocate("matmul", &shape);
+        let (mut data, size) = allocate("matmul", &shape);
+        data.resize(size, 0.0);
+        let mut operands = Vec::new(); // the offsets of each product's two matrices
+        for_each_offset(&batch, [&sx, &sy], |_, [i, j]| operands.push((i, j)));
         let (x, y) = (self.data(), other.data());
         let (xsize, ysize) = (xr * xc, yr * yc);
-        for_each_offset(&batch, [&sx, &sy], |_, [i, j]| {
+        let len = (m * n).max(1); // an empty output has no chunks
+        for (out, &(i, j)) in data.chunks_mut(len).zip(&operands) {
             let a = view(&x[i * xsize..(i + 1) * xsize], xr, xc, ta);
             let b = view(&y[j * ysize..(j + 1) * ysize], yr, yc, tb);
-            data.extend(gemm(a, b));
-        });
+            gemm_into(out, a, b);
+        }
         Tensor::from_parts(shape, data)
     }
 
@@ -385,6 +396,31 @@ mod tests {
             // Small integers: every partial sum is exact, so the summation order cannot matter.
             assert_eq!(with_faer, with_ndarray);
         }
+    }
+
+    #[test]
+    fn each_product_of_a_broadcast_batch_is_written_in_its_place() {
+        // 300 products of 20×20·20×30, each through the GEMM crate; the left operand is
+        // broadcast, so every product reads the same matrix.
+        let (batch, m, k, n) = (300, 20, 20, 30);
+        let x = Tensor::from_fn(&[1, m, k], |i| ((i * 7919) % 101) as f64 / 50.0 - 1.0);
+        let y = Tensor::from_fn(&[batch, k, n], |i| ((i * 104729) % 97) as f64 / 48.0 - 1.0);
+        assert!(m * k * n >= GEMM_MIN_FLOPS);
+        let all = x.batched_matmul(false, &y, false);
+        assert_eq!(all.shape(), [batch, m, n]);
+        let x_view = MatRef::row_major(x.data(), m, k);
+        for (b, got) in all.data().chunks(m * n).enumerate() {
+            let y_b = &y.data()[b * k * n..(b + 1) * k * n];
+            assert_eq!(
+                got,
+                gemm(x_view, MatRef::row_major(y_b, k, n)),
+                "product {b}"
+            );
+        }
+        let none = x.batched_matmul(false, &Tensor::zeros(&[0, k, n]), false);
+        assert_eq!(none.shape(), [0, m, n]);
+        let empty_rows = Tensor::zeros(&[400, 0, k]).batched_matmul(false, &x, false);
+        assert_eq!(empty_rows.shape(), [400, 0, k]);
     }
 
     #[test]
