@@ -110,6 +110,12 @@ pub(crate) trait Algebra:
     /// zero only its own position is nonzero, with two every position is 0. Tensors scan each
     /// lane twice, O(n); the `Var` algebra records the two scans with `mul`, `narrow` and
     /// `concat` (no new primitive), so every higher derivative is the same exact product.
+    ///
+    /// `prod_axis` is a primitive with this rule rather than a composite tree of `mul`s (as
+    /// JAX's derivative is, also exact): the tape holds one `prod_axis` node that traces,
+    /// pictures and NaN reports name, its value is folded left to right like `sum_axis`'s, and
+    /// `backward()` pays one O(n) pass with no intermediate tensors; only the recorded
+    /// gradient pays the scans' O(n log n).
     fn prod_except(&self, axis: usize) -> Self;
 
     /// A custom op's own rule: one gradient per input, each of that input's shape.
