@@ -281,9 +281,54 @@ impl<'t> Algebra for Var<'t> {
         Var::narrow(*self, axis, start, len)
     }
 
+    fn prod_except(&self, axis: usize) -> Var<'t> {
+        let x = *self;
+        let shape = x.shape();
+        let n = shape[axis];
+        let ones = |len: usize| {
+            let mut shape = shape.to_vec();
+            shape[axis] = len;
+            x.constant(Tensor::ones(&shape))
+        };
+        if n <= 1 {
+            return ones(n); // no other elements: the empty product
+        }
+        // Before i: [1, x₀, x₀x₁, …]; after i: [x₁⋯xₙ₋₁, …, xₙ₋₁, 1]. Only products, so
+        // the rules that differentiate them again never divide either.
+        let before = running_products(x.narrow(axis, 0, n - 1), axis, Direction::FromFront);
+        let after = running_products(x.narrow(axis, 1, n - 1), axis, Direction::FromBack);
+        Var::concat(&[ones(1), before], axis) * Var::concat(&[after, ones(1)], axis)
+    }
+
     fn custom(call: &CustomCall, inputs: &[Var<'t>], z: &Var<'t>, g: &Var<'t>) -> Vec<Var<'t>> {
         call.backward_vars(inputs, *z, *g)
     }
+}
+
+/// Which end a running product starts from.
+#[derive(Clone, Copy, PartialEq)]
+enum Direction {
+    FromFront,
+    FromBack,
+}
+
+/// The running products of `e` along `axis`, recorded: `pᵢ = Π_{k≤i} eₖ` from the front,
+/// `Π_{k≥i} eₖ` from the back. A Hillis–Steele scan: ⌈log₂ n⌉ steps, step `d` multiplying
+/// each `pᵢ` by `pᵢ∓d` where that exists (`mul` of two `narrow`s, joined by `concat` to the `d`
+/// elements already complete), so O(n log n) elements in O(log n) nodes, and no division.
+fn running_products<'t>(e: Var<'t>, axis: usize, direction: Direction) -> Var<'t> {
+    let n = e.shape()[axis];
+    let mut p = e;
+    let mut d = 1;
+    while d < n {
+        let (head, tail) = (p.narrow(axis, 0, n - d), p.narrow(axis, d, n - d));
+        p = match direction {
+            Direction::FromFront => Var::concat(&[p.narrow(axis, 0, d), tail * head], axis),
+            Direction::FromBack => Var::concat(&[head * tail, p.narrow(axis, n - d, d)], axis),
+        };
+        d *= 2;
+    }
+    p
 }
 
 /// `g` summed down to `shape`, undoing a broadcast: over the leading axes `shape` lacks and the

@@ -169,6 +169,17 @@ impl Tensor {
         self.data().iter().fold(0.0, |acc, &x| acc + x)
     }
 
+    /// The product of all elements, left to right; 1 for a tensor of no elements.
+    ///
+    /// ```
+    /// use tapegrad::Tensor;
+    /// assert_eq!(Tensor::from([[1.0, 2.0], [3.0, 4.0]]).prod(), 24.0);
+    /// assert_eq!(Tensor::zeros(&[2, 0]).prod(), 1.0);
+    /// ```
+    pub fn prod(&self) -> f64 {
+        self.data().iter().fold(1.0, |acc, &x| acc * x)
+    }
+
     /// Folds along `axis` (removing it) with `f`, starting from `init`, in index order.
     #[track_caller]
     pub(crate) fn fold_axis(
@@ -203,6 +214,41 @@ impl Tensor {
             }
         }
         Tensor::from_parts(shape.without_axis(axis), out)
+    }
+
+    /// `Π_{j≠i} xⱼ` along `axis` at each position `i` (the tensor keeps its shape): an
+    /// exclusive prefix product times an exclusive suffix product per lane, two passes and no
+    /// division, so zeros and infinities give the exact product of the others.
+    pub(crate) fn prod_except_axis(&self, axis: usize) -> Tensor {
+        check_axis(self.shape(), axis, "prod_axis");
+        let shape = self.shape_owned();
+        let (outer, len, inner) = shape.split_at_axis(axis);
+        let x = self.data();
+        let mut out = vec![0.0; x.len()];
+        // One running product per lane of a block, the lanes being `inner` apart.
+        let mut running = vec![1.0; inner];
+        for o in 0..outer {
+            let block = o * len * inner;
+            running.fill(1.0);
+            for a in 0..len {
+                let at = block + a * inner;
+                let lanes = out[at..at + inner].iter_mut().zip(&x[at..at + inner]);
+                for ((z, &v), p) in lanes.zip(&mut running) {
+                    *z = *p; // the elements before this one
+                    *p *= v;
+                }
+            }
+            running.fill(1.0);
+            for a in (0..len).rev() {
+                let at = block + a * inner;
+                let lanes = out[at..at + inner].iter_mut().zip(&x[at..at + inner]);
+                for ((z, &v), p) in lanes.zip(&mut running) {
+                    *z *= *p; // times those after it
+                    *p *= v;
+                }
+            }
+        }
+        Tensor::from_parts(shape, out)
     }
 
     /// Repeats this tensor `len` times along a new axis inserted at `axis`: the inverse shape

@@ -138,6 +138,10 @@ pub enum Op {
     SumAxis(NodeId, usize),
     /// `z = max x` along `axis`, which is removed · `dx = g ⊙ [x = z] / #ties` (ties share g)
     MaxAxis(NodeId, usize),
+    /// `z = Π x` along `axis`, which is removed (1 over an empty axis) ·
+    /// `dxᵢ = g ⊙ Π_{j≠i} xⱼ` (g repeated along `axis`), the product of the *other* elements,
+    /// never `z / xᵢ`, so it is exact at zeros and at ±∞ (see `Algebra::prod_except`)
+    ProdAxis(NodeId, usize),
     /// `z = xᵀ` (2-D) · `dx = gᵀ`
     Transpose(NodeId),
     /// `z = x` with another shape of the same size · `dx = g` with x's shape
@@ -196,6 +200,7 @@ impl Op {
             Op::Sum(_) => "sum",
             Op::SumAxis(..) => "sum_axis",
             Op::MaxAxis(..) => "max_axis",
+            Op::ProdAxis(..) => "prod_axis",
             Op::Transpose(_) => "transpose",
             Op::Reshape(..) => "reshape",
             Op::BroadcastTo(..) => "broadcast_to",
@@ -266,6 +271,7 @@ impl Op {
             | Op::Sum(x)
             | Op::SumAxis(x, _)
             | Op::MaxAxis(x, _)
+            | Op::ProdAxis(x, _)
             | Op::Transpose(x)
             | Op::Reshape(x, _)
             | Op::BroadcastTo(x, _)
@@ -316,6 +322,7 @@ impl Op {
             Op::Sum(x) => Op::Sum(r(x)),
             Op::SumAxis(x, axis) => Op::SumAxis(r(x), axis),
             Op::MaxAxis(x, axis) => Op::MaxAxis(r(x), axis),
+            Op::ProdAxis(x, axis) => Op::ProdAxis(r(x), axis),
             Op::Transpose(x) => Op::Transpose(r(x)),
             Op::Reshape(x, ref shape) => Op::Reshape(r(x), shape.clone()),
             Op::BroadcastTo(x, ref shape) => Op::BroadcastTo(r(x), shape.clone()),
@@ -379,6 +386,7 @@ impl Op {
             Op::Sum(x) => Tensor::scalar(v(x).sum()),
             Op::SumAxis(x, axis) => v(x).fold_axis(axis, "sum_axis", 0.0, |s, x| s + x),
             Op::MaxAxis(x, axis) => max_axis(v(x), axis),
+            Op::ProdAxis(x, axis) => v(x).fold_axis(axis, "prod_axis", 1.0, |p, x| p * x),
             Op::Transpose(x) => v(x).transpose(),
             Op::Reshape(x, ref shape) => v(x).reshape(shape),
             Op::BroadcastTo(x, ref shape) => v(x).broadcast_to(shape),

@@ -66,6 +66,7 @@ pub(crate) fn call(op: &Op, name: impl Fn(NodeId) -> String) -> String {
         Op::ScalarSub(c, x) | Op::ScalarDiv(c, x) => vec![c.to_string(), name(*x)],
         Op::SumAxis(x, axis)
         | Op::MaxAxis(x, axis)
+        | Op::ProdAxis(x, axis)
         | Op::LogSoftmax(x, axis)
         | Op::LogSumExp(x, axis) => vec![name(*x), axis.to_string()],
         Op::Reshape(x, shape) | Op::BroadcastTo(x, shape) => {

@@ -19,7 +19,9 @@
 //! Where the math has no derivative, the conventions are PyTorch's: `relu′(0) = 0`,
 //! `|x|′(0) = 0`, `step′ = 0`, the ties of a maximum share its gradient equally, `√x′(0) = +∞`,
 //! and `(x⁰)′ = 0`, also at `x = 0`. Masks and signs are constants of the algebra, so
-//! `relu″ = 0` and `|x|″ = 0`.
+//! `relu″ = 0` and `|x|″ = 0`. Where the math has a derivative that a shortcut would lose, the
+//! rule keeps it: `prod_axis`′ is the product of the other elements, never `z / x` (JAX's
+//! values, not PyTorch's NaN at ±∞; see [`Algebra::prod_except`]).
 
 use crate::custom::CustomCall;
 use crate::gather::Gather;
@@ -99,6 +101,22 @@ pub(crate) trait Algebra:
     fn scatter_add(&self, gather: &Arc<Gather>) -> Self;
     /// The `len` elements from `start` along `axis`.
     fn narrow(&self, axis: usize, start: usize, len: usize) -> Self;
+    /// `Π_{j≠i} xⱼ` at each `i` along `axis`: the product of the *other* elements of its lane,
+    /// of `self`'s shape (1 where the axis has length 1), the derivative of `prod_axis`.
+    ///
+    /// Computed without division: `result / xᵢ` is NaN at a zero and at ±∞, where the product
+    /// of the others is finite or the right infinity. A prefix product (the elements before
+    /// `i`) times a suffix product (those after it) has the exact value everywhere: with one
+    /// zero only its own position is nonzero, with two every position is 0. Tensors scan each
+    /// lane twice, O(n); the `Var` algebra records the two scans with `mul`, `narrow` and
+    /// `concat` (no new primitive), so every higher derivative is the same exact product.
+    ///
+    /// `prod_axis` is a primitive with this rule rather than a composite tree of `mul`s (as
+    /// JAX's derivative is, also exact): the tape holds one `prod_axis` node that traces,
+    /// pictures and NaN reports name, its value is folded left to right like `sum_axis`'s, and
+    /// `backward()` pays one O(n) pass with no intermediate tensors; only the recorded
+    /// gradient pays the scans' O(n log n).
+    fn prod_except(&self, axis: usize) -> Self;
 
     /// A custom op's own rule: one gradient per input, each of that input's shape.
     fn custom(call: &CustomCall, inputs: &[Self], z: &Self, g: &Self) -> Vec<Self>;
@@ -226,6 +244,9 @@ pub(crate) fn vjp<A: Algebra>(
         }),
         Op::Sum(x) => sink.add(x, || g().broadcast_to(&v(x).shape())),
         Op::SumAxis(x, axis) => sink.add(x, || g().expand_axis(axis, v(x).shape()[axis])),
+        Op::ProdAxis(x, axis) => sink.add(x, || {
+            g().expand_axis(axis, v(x).shape()[axis]) * v(x).prod_except(axis)
+        }),
         Op::MaxAxis(x, axis) => sink.add(x, || {
             let x = v(x);
             let (is_max, ties) = max_ties(&x.value(), &z().value(), axis);
@@ -415,6 +436,10 @@ impl Algebra for Tensor {
         Tensor::narrow(self, axis, start, len)
     }
 
+    fn prod_except(&self, axis: usize) -> Tensor {
+        self.prod_except_axis(axis)
+    }
+
     fn custom(call: &CustomCall, inputs: &[Tensor], z: &Tensor, g: &Tensor) -> Vec<Tensor> {
         call.backward(inputs, z, g)
     }
@@ -515,6 +540,10 @@ impl Algebra for f64 {
 
     fn narrow(&self, _: usize, _: usize, _: usize) -> f64 {
         unreachable!("a scalar has no axis to narrow")
+    }
+
+    fn prod_except(&self, _: usize) -> f64 {
+        unreachable!("a scalar has no axis to take a product along")
     }
 
     fn custom(call: &CustomCall, inputs: &[f64], z: &f64, g: &f64) -> Vec<f64> {

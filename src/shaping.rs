@@ -78,6 +78,26 @@ impl<'t> Var<'t> {
         self.min_axis(axis).unsqueeze(axis)
     }
 
+    /// The product along `axis`, kept with length 1 (see [`prod_axis`](Var::prod_axis), whose
+    /// gradient is exact at zeros).
+    ///
+    /// ```
+    /// use tapegrad::{Tape, Tensor};
+    ///
+    /// let tape = Tape::new();
+    /// let x = tape.param(Tensor::from([[1.0, 2.0], [3.0, 4.0]]));
+    /// assert_eq!(x.prod_axis_keepdim(0).value(), Tensor::from([[3.0, 8.0]]));
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If `axis` is not a dimension of the value.
+    #[track_caller]
+    pub fn prod_axis_keepdim(self, axis: impl Axis) -> Var<'t> {
+        let axis = axis.resolve(&self.shape(), "prod_axis_keepdim");
+        self.prod_axis(axis).unsqueeze(axis)
+    }
+
     /// `log Σ eˣ` along `axis`, kept with length 1.
     ///
     /// # Panics

@@ -320,6 +320,25 @@ impl<'t> Var<'t> {
         self.tape.record(Op::Sum(self.id))
     }
 
+    /// The product of all elements (a scalar; 1 for no elements), recorded as
+    /// [`prod_axis`](Var::prod_axis) of the value read as a vector, so its gradient is
+    /// `Π_{j≠i} xⱼ` exactly at zeros and infinities too.
+    ///
+    /// ```
+    /// use tapegrad::{Tape, Tensor};
+    ///
+    /// let tape = Tape::new();
+    /// let x = tape.param(Tensor::from([[2.0, 0.0], [3.0, 4.0]]));
+    /// let p = x.prod();
+    /// assert_eq!(p.value().item(), 0.0);
+    /// // One zero: only it has a nonzero derivative, the product of the others.
+    /// assert_eq!(p.backward()[x], Tensor::from([[0.0, 24.0], [0.0, 0.0]]));
+    /// ```
+    #[track_caller]
+    pub fn prod(self) -> Var<'t> {
+        self.reshape(&[self.shape().size()]).prod_axis(0)
+    }
+
     /// The mean of all elements (a scalar): the sum divided by the element count.
     #[track_caller]
     pub fn mean(self) -> Var<'t> {
@@ -409,6 +428,47 @@ impl<'t> Var<'t> {
     pub fn broadcast_to(self, shape: &[usize]) -> Var<'t> {
         self.tape
             .record(Op::BroadcastTo(self.id, Box::new(shape.into())))
+    }
+
+    /// The product along `axis` (negative counts from the end), which is removed; 1 over an
+    /// empty axis, as in numpy and PyTorch. [`prod_axis_keepdim`](Var::prod_axis_keepdim)
+    /// keeps the axis with length 1, and [`prod`](Var::prod) multiplies all elements.
+    ///
+    /// The derivative with respect to `xᵢ` is the product of the other elements along the
+    /// axis, computed as such (a prefix product times a suffix product), never as `z / xᵢ`:
+    /// so it is exact where an element is 0 (one zero: only that element's derivative is
+    /// nonzero; two: all are 0) or ±∞ (`[∞, 2]` gets `[2, ∞]`). This follows JAX; PyTorch
+    /// divides where no element is 0 and gets NaN at ±∞ (`[NaN, ∞]` there) and ∞ where the
+    /// product overflows. The gradient recorded by [`grad`](Var::grad) is built from
+    /// products alone, so second and third derivatives are exact at zeros as well
+    /// (`∂²z/∂xᵢ∂xⱼ = Π_{k≠i,j} xₖ`).
+    ///
+    /// ```
+    /// use tapegrad::{Tape, Tensor};
+    ///
+    /// let tape = Tape::new();
+    /// let x = tape.param(Tensor::from([[2.0, 3.0, 4.0], [0.0, 5.0, 0.0]]));
+    /// let p = x.prod_axis(-1);
+    /// assert_eq!(p.value(), Tensor::from([24.0, 0.0]));
+    /// let g = p.sum().backward();
+    /// // Row 0: 12, 8, 6. Row 1 has two zeros: every derivative is 0.
+    /// assert_eq!(g[x], Tensor::from([[12.0, 8.0, 6.0], [0.0, 0.0, 0.0]]));
+    ///
+    /// // At one zero, the second derivative ∂²z/∂x₀∂x₁ is x₂, not NaN.
+    /// let y = tape.param(Tensor::from([0.0, 2.0, 3.0]));
+    /// let dz = y.prod_axis(0).grad(&[y])[0]; // [6, 0, 0]
+    /// let hessian_row_0 = dz.narrow(0, 0, 1).sum().grad(&[y])[0];
+    /// assert_eq!(dz.value(), Tensor::from([6.0, 0.0, 0.0]));
+    /// assert_eq!(hessian_row_0.value(), Tensor::from([0.0, 3.0, 2.0]));
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If `axis` is not a dimension of the value.
+    #[track_caller]
+    pub fn prod_axis(self, axis: impl Axis) -> Var<'t> {
+        let axis = axis.resolve(&self.shape(), "prod_axis");
+        self.tape.record(Op::ProdAxis(self.id, axis))
     }
 
     /// `eˣ / Σ eˣ` along `axis` (negative counts from the end), computed as `exp(log_softmax(x))` so that it never overflows.

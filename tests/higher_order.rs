@@ -233,6 +233,21 @@ fn cases() -> Vec<(&'static str, F, Vec<Tensor>)> {
         ("log_softmax", |v| sq(v[0].log_softmax(1)), vec![a.clone()]),
         ("softmax", |v| sq(v[0].softmax(0)), vec![a.clone()]),
         ("logsumexp", |v| sq(v[0].logsumexp(1)), vec![a.clone()]),
+        ("prod_axis", |v| sq(v[0].prod_axis(1)), vec![a.clone()]),
+        (
+            "prod_axis at zeros",
+            |v| sq(v[0].prod_axis(-1)) + sq(v[0].prod_axis_keepdim(0).sin()),
+            vec![Tensor::from([
+                [0.0, -0.7, 1.1, 0.5],
+                [0.0, 0.0, -0.4, 1.3],
+                [0.9, 1.2, 0.0, -0.6],
+            ])],
+        ),
+        (
+            "prod",
+            |v| (v[0].prod() * v[1].prod()).sin(),
+            vec![a.clone(), b.clone()],
+        ),
         (
             "mlp",
             |v| (v[0].matmul(v[1]).tanh().sum_axis(1).exp()).sum(),
@@ -436,6 +451,133 @@ fn third_derivatives_of_softmax_and_logsumexp_match_closed_forms() {
         "{} against {expected_s0}",
         d.value().item()
     );
+}
+
+/// `Π_{k ∉ skip} xₖ`.
+fn product_without(x: &[f64], skip: &[usize]) -> f64 {
+    (0..x.len())
+        .filter(|k| !skip.contains(k))
+        .map(|k| x[k])
+        .product()
+}
+
+/// Element `i` of a vector, as a scalar.
+fn row<'t>(d: Var<'t>, i: usize) -> Var<'t> {
+    d.narrow(0, i, 1).sum()
+}
+
+#[test]
+fn prod_is_exact_at_zeros_to_third_order() {
+    // ∂/∂xᵢ Π x = Π_{k≠i} xₖ, ∂²/∂xᵢ∂xⱼ = Π_{k≠i,j} xₖ (i ≠ j; 0 on the diagonal), and so on:
+    // a product is linear in each element. Exactly, with no zero, one and two zeros.
+    for x in [
+        [1.5, 2.0, -3.0, 0.5],
+        [0.0, 2.0, -3.0, 0.5],
+        [1.5, 0.0, -3.0, 0.0],
+        [0.0, 0.0, 0.0, 0.5],
+    ] {
+        let n = x.len();
+        let tape = Tape::new();
+        let xv = tape.param(Tensor::from(x));
+        let gradient = xv.prod().grad(&[xv])[0];
+        let expected: Vec<f64> = (0..n).map(|i| product_without(&x, &[i])).collect();
+        assert_eq!(gradient.value().data(), expected, "gradient at {x:?}");
+        let h = hessian(|v| v.prod_axis(0), &Tensor::from(x));
+        let expected = Tensor::from_fn(&[n, n], |k| {
+            let (i, j) = (k / n, k % n);
+            if i == j {
+                0.0
+            } else {
+                product_without(&x, &[i, j])
+            }
+        });
+        assert_eq!(h, expected, "Hessian at {x:?}");
+        // ∂³/∂x₀∂x₁∂xₖ: the Hessian's row 0, its element 1, differentiated once more.
+        let h0 = row(gradient, 0).grad(&[xv])[0];
+        let third = row(h0, 1).grad(&[xv])[0];
+        let expected: Vec<f64> = (0..n)
+            .map(|k| {
+                if k < 2 {
+                    0.0
+                } else {
+                    product_without(&x, &[0, 1, k])
+                }
+            })
+            .collect();
+        assert_eq!(third.value().data(), expected, "third derivatives at {x:?}");
+    }
+    // Three zeros: the one nonzero third derivative is the remaining element.
+    let tape = Tape::new();
+    let xv = tape.param(Tensor::from([0.0, 0.0, 0.0, 0.5]));
+    let first = xv.prod().grad(&[xv])[0];
+    let h0 = row(first, 0).grad(&[xv])[0];
+    assert_eq!(
+        row(h0, 1).grad(&[xv])[0].value(),
+        Tensor::from([0.0, 0.0, 0.5, 0.0])
+    );
+}
+
+#[test]
+fn prod_at_infinity_takes_the_product_of_the_others_as_jax_does() {
+    // PyTorch divides, z / x, and gets [NaN, ∞] and a NaN Hessian here; JAX and tapegrad take
+    // the product of the others.
+    let x = Tensor::from([f64::INFINITY, 2.0]);
+    let tape = Tape::new();
+    let xv = tape.param(x.clone());
+    assert_eq!(xv.prod().backward()[xv], Tensor::from([2.0, f64::INFINITY]));
+    assert_eq!(
+        hessian(|v| v.prod(), &x),
+        Tensor::from([[0.0, 1.0], [1.0, 0.0]])
+    );
+    // Past the largest double the product overflows, but its derivatives need not.
+    let big = Tensor::from([1e300, 1e300, 2.0]);
+    let xv = tape.param(big);
+    assert_eq!(
+        xv.prod_axis(-1).backward()[xv],
+        Tensor::from([2e300, 2e300, f64::INFINITY])
+    );
+}
+
+#[test]
+fn prod_over_an_empty_axis_is_one_with_an_empty_gradient() {
+    let tape = Tape::new();
+    let x = tape.param(Tensor::zeros(&[3, 0]));
+    let p = x.prod_axis(-1);
+    assert_eq!(p.value(), Tensor::ones(&[3]));
+    assert_eq!(p.sum().backward()[x].shape(), [3, 0]);
+    let g = p.sum().grad(&[x])[0];
+    assert_eq!(g.shape(), [3, 0]);
+    assert_eq!(g.sum().grad(&[x])[0].shape(), [3, 0]);
+    assert_eq!(x.prod().value().item(), 1.0);
+    assert_eq!(x.prod_axis_keepdim(1).value(), Tensor::ones(&[3, 1]));
+    // Along the other axis: three elements of nothing, an empty product of shape [0].
+    assert_eq!(x.prod_axis(0).shape(), [0]);
+    assert_eq!(Tensor::zeros(&[0]).prod(), 1.0);
+}
+
+#[test]
+fn prod_along_either_end_and_kept() {
+    let tape = Tape::new();
+    let x = tape.param(Tensor::from_fn(&[2, 3, 2], |i| i as f64 + 1.0));
+    let p = x.prod_axis(-2);
+    assert_eq!(p.value(), x.prod_axis(1).value());
+    // x[0, :, 0] = 1, 3, 5 and x[1, :, 0] = 7, 9, 11.
+    assert_eq!(p.value(), Tensor::from([[15.0, 48.0], [693.0, 960.0]]));
+    let kept = x.prod_axis_keepdim(-2);
+    assert_eq!(kept.shape(), [2, 1, 2]);
+    assert_eq!(kept.value().reshape(&[2, 2]), p.value());
+    // d/dx[0, 1, 0] of x[0, 0, 0]·x[0, 1, 0]·x[0, 2, 0] is 1 · 5.
+    let g = kept.sum().backward()[x].clone();
+    assert_eq!(g.data()[2], 5.0);
+    assert_eq!(
+        x.prod().value().item(),
+        (1..=12).map(f64::from).product::<f64>()
+    );
+    assert_eq!(x.value().prod(), x.prod().value().item());
+    // The recorded gradient agrees with backward's, and its second derivative with
+    // finite differences elsewhere (`cases`).
+    let recorded = kept.sum().grad(&[x])[0];
+    assert_eq!(recorded.value(), g);
 }
 
 #[test]

@@ -51,11 +51,14 @@ fn every_way_of_recording_a_node_records_the_callers_line() {
         at!(xv.sum_axis(0)),
         at!(xv.max_axis(1)),
         at!(xv.logsumexp(0)),
+        at!(xv.prod_axis(-1)),
         // Composites record several primitives; the last one is returned.
         at!(xv.mean()),
         at!(xv.mean_axis(1)),
         at!(xv.softmax(1)),
         at!(xv.log_softmax(0)),
+        at!(xv.prod()),
+        at!(xv.prod_axis_keepdim(0)),
     ];
     for (var, line) in cases {
         let location = var.location();

@@ -101,7 +101,9 @@ fn reductions_match_finite_differences() {
         let x = [rng.tensor(shape, -2.0, 2.0)];
         check_gradients("sum", &x, |v| v[0].sum());
         check_gradients("mean", &x, |v| v[0].mean());
+        check_gradients("prod", &x, |v| v[0].prod());
         for axis in 0..shape.len() {
+            check_gradients("prod_axis", &x, |v| v[0].prod_axis(axis));
             check_gradients("sum_axis", &x, |v| v[0].sum_axis(axis));
             check_gradients("mean_axis", &x, |v| v[0].mean_axis(axis));
             // Random values have no ties, so max is differentiable there.
@@ -111,6 +113,24 @@ fn reductions_match_finite_differences() {
             check_gradients("logsumexp", &x, |v| v[0].logsumexp(axis));
         }
     }
+}
+
+#[test]
+fn prod_matches_finite_differences_at_zeros() {
+    // A product is linear in each element, so central differences are exact there even at a
+    // zero: rows with no zero, one zero and two, and a column of zeros.
+    let x = [Tensor::from([
+        [0.5, -1.5, 2.0],
+        [0.0, 1.25, -0.75],
+        [0.0, 3.0, 0.0],
+        [0.0, 0.0, 0.0],
+    ])];
+    check_gradients("prod_axis -1 at zeros", &x, |v| v[0].prod_axis(-1));
+    check_gradients("prod_axis 0 at zeros", &x, |v| v[0].prod_axis(0));
+    check_gradients("prod at zeros", &x, |v| v[0].prod());
+    check_gradients("prod_axis_keepdim at zeros", &x, |v| {
+        v[0].prod_axis_keepdim(1).exp() * v[0]
+    });
 }
 
 #[test]
@@ -139,6 +159,10 @@ fn axis_ops_match_finite_differences_with_axes_from_either_end() {
             });
             check_gradients(&name("logsumexp_keepdim"), &x, |v| {
                 v[0] - v[0].logsumexp_keepdim(axis)
+            });
+            check_gradients(&name("prod_axis"), &x, |v| v[0].prod_axis(axis));
+            check_gradients(&name("prod_axis_keepdim"), &x, |v| {
+                v[0] * v[0].prod_axis_keepdim(axis)
             });
             check_gradients(&name("unsqueeze"), &x, |v| v[0].unsqueeze(axis) * 2.0);
             check_gradients(&name("swap_axes"), &x, |v| v[0].swap_axes(axis, 0));

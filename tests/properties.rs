@@ -91,11 +91,12 @@ const BINARY: [(&str, for<'t> fn(Var<'t>, Var<'t>) -> Var<'t>); 4] = [
 
 /// One line per op along an axis.
 #[allow(clippy::type_complexity)]
-const ALONG_AXIS: [(&str, for<'t> fn(Var<'t>, usize) -> Var<'t>); 6] = [
+const ALONG_AXIS: [(&str, for<'t> fn(Var<'t>, usize) -> Var<'t>); 7] = [
     ("sum_axis", |x, axis| x.sum_axis(axis)),
     ("mean_axis", |x, axis| x.mean_axis(axis)),
     ("max_axis", |x, axis| x.max_axis(axis)),
     ("logsumexp", |x, axis| x.logsumexp(axis)),
+    ("prod_axis", |x, axis| x.prod_axis(axis)),
     ("log_softmax", |x, axis| x.log_softmax(axis)),
     ("softmax", |x, axis| x.softmax(axis)),
 ];

@@ -84,6 +84,11 @@ fn expression<'t>(name: &str, v: &[Var<'t>]) -> Var<'t> {
                 .where_(x, tape.constant(f64::NEG_INFINITY));
             loss::cross_entropy(masked, &[0, 2, 1])
         }
+        "prod_axis" | "prod_zeros" => x.prod_axis(-1),
+        "prod_axis_keepdim" => x * x.prod_axis_keepdim(1),
+        "prod" => x.prod().sin(),
+        "prod_zeros_axis0" => x.prod_axis(0).sin(),
+        "prod_infinite" => x.prod_axis(1),
         other => panic!("values.rs has a case this runner does not know: {other}"),
     }
 }

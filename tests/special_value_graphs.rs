@@ -1,6 +1,6 @@
 //! Property test (`cargo test --features proptest`): random graphs of the ops with kinks,
-//! maxima and reductions (relu, abs, max_axis, sum_axis, mean_axis, logsumexp, softmax,
-//! log_softmax) and of the smooth ones, fed NaN, ±∞ or ±0, never panic through `backward`,
+//! maxima and reductions (relu, abs, max_axis, sum_axis, mean_axis, logsumexp, prod_axis,
+//! softmax, log_softmax) and of the smooth ones, fed NaN, ±∞ or ±0, never panic through `backward`,
 //! `Var::grad` and a second `grad`; and a NaN input makes every output element NaN, as in
 //! PyTorch, where every op propagates NaN (relu(NaN), |NaN|, max over a NaN, a softmax row with
 //! a NaN are all NaN there).
@@ -27,11 +27,12 @@ enum Graph {
 const UNARY: [&str; 10] = [
     "relu", "abs", "neg", "exp", "tanh", "sqrt", "ln", "sigmoid", "softplus", "sin",
 ];
-const REDUCE: [&str; 6] = [
+const REDUCE: [&str; 7] = [
     "sum_axis",
     "max_axis",
     "mean_axis",
     "logsumexp",
+    "prod_axis",
     "softmax",
     "log_softmax",
 ];
@@ -65,6 +66,7 @@ impl Graph {
                     "max_axis" => a.max_axis(*axis).reshape(&kept),
                     "mean_axis" => a.mean_axis(*axis).reshape(&kept),
                     "logsumexp" => a.logsumexp(*axis).reshape(&kept),
+                    "prod_axis" => a.prod_axis(*axis).reshape(&kept),
                     "softmax" => a.softmax(*axis),
                     _ => a.log_softmax(*axis),
                 }

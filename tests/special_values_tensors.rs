@@ -19,13 +19,16 @@ fn numbers(field: &str) -> Vec<f64> {
         .collect()
 }
 
-/// Whether tapegrad's `ours` is PyTorch's `theirs`: both NaN, equal (0 equals −0), or within
-/// 1e-12 relative, or 1e-15 absolutely (a sum that cancels to 0 keeps an ulp of its terms).
+/// Whether tapegrad's `ours` is PyTorch's `theirs`: both NaN, equal (0 equals −0), or, both
+/// finite, within 1e-12 relative, or 1e-15 absolutely (a sum that cancels to 0 keeps an ulp of
+/// its terms). An infinity agrees only with itself: relative to ∞ every number is close.
 fn agrees(ours: f64, theirs: f64) -> bool {
     (ours.is_nan() && theirs.is_nan())
         || ours == theirs
-        || (ours - theirs).abs() <= 1e-12 * ours.abs().max(theirs.abs())
-        || (ours - theirs).abs() <= 1e-15
+        || (ours.is_finite()
+            && theirs.is_finite()
+            && ((ours - theirs).abs() <= 1e-12 * ours.abs().max(theirs.abs())
+                || (ours - theirs).abs() <= 1e-15))
 }
 
 /// z = op(x[, y]), as the fixture names the ops (an axis is the name's last digit).
@@ -37,6 +40,7 @@ fn apply<'t>(op: &str, x: Var<'t>, y: Option<Var<'t>>) -> Var<'t> {
         "mean_axis1" => x.mean_axis(1),
         "max_axis1" => x.max_axis(1),
         "logsumexp1" => x.logsumexp(1),
+        "prod_axis1" => x.prod_axis(1),
         "log_softmax1" => x.log_softmax(1),
         "softmax1" => x.softmax(1),
         "transpose" => x.transpose(),
@@ -67,6 +71,20 @@ const KNOWN_DIFFERENCES: &[(&str, &str, &str)] = &[
     ("softmax1", "inf,1.0,2.0,-inf,4.0,5.0", "z"),
     ("softmax1", "0.0,-0.0,1.0,inf,0.0,2.0", "z"),
     ("softmax1", "inf,inf,1.0,-inf,-inf,-inf", "z"),
+    // prod's derivatives are the products of the other elements, computed as such (JAX's
+    // values); PyTorch divides the product by the element where no element is 0, so it gets
+    // ∞/∞ = NaN for an infinite element, NaN/NaN for a NaN one, and ∞ where only the product
+    // overflows (1e300 · 1e300), and its Hessian inherits the NaNs. tapegrad's are the exact
+    // products: ∂/∂x₀ of NaN·1·2 is 2, of ∞·1·2 is 2, of 1e300·1e300·1 is 1e300.
+    ("prod_axis1", "nan,1.0,2.0,3.0,4.0,5.0", "dz/dx"),
+    ("prod_axis1", "nan,1.0,2.0,3.0,4.0,5.0", "H·v"),
+    ("prod_axis1", "inf,1.0,2.0,-inf,4.0,5.0", "dz/dx"),
+    ("prod_axis1", "inf,1.0,2.0,-inf,4.0,5.0", "H·v"),
+    ("prod_axis1", "0.0,-0.0,1.0,inf,0.0,2.0", "H·v"),
+    ("prod_axis1", "1e+300,1e+300,1.0,-1e+300,2.0,3.0", "dz/dx"),
+    ("prod_axis1", "1e+300,1e+300,1.0,-1e+300,2.0,3.0", "H·v"),
+    ("prod_axis1", "inf,inf,1.0,-inf,-inf,-inf", "dz/dx"),
+    ("prod_axis1", "inf,inf,1.0,-inf,-inf,-inf", "H·v"),
 ];
 
 #[test]
@@ -137,4 +155,34 @@ fn shape_reduction_and_product_ops_match_pytorch_at_special_values_to_second_ord
         differences.len(),
         differences.join("\n")
     );
+}
+
+#[test]
+fn prod_where_pytorch_differs_gives_the_products_of_the_others() {
+    // The pinned rows above, by hand: Σ wᵢ·zᵢ with w = 1, 2 over the rows' products.
+    let inf = f64::INFINITY;
+    for (x, gradient) in [
+        (
+            [f64::NAN, 1.0, 2.0, 3.0, 4.0, 5.0],
+            [2.0, f64::NAN, f64::NAN, 40.0, 30.0, 24.0],
+        ),
+        (
+            [inf, 1.0, 2.0, -inf, 4.0, 5.0],
+            [2.0, inf, inf, 40.0, -inf, -inf],
+        ),
+        (
+            [1e300, 1e300, 1.0, -1e300, 2.0, 3.0],
+            [1e300, 1e300, inf, 12.0, -6e300, -4e300],
+        ),
+    ] {
+        let tape = Tape::new();
+        let xv = tape.param(Tensor::from_vec(x.to_vec(), &[2, 3]).unwrap());
+        let ours = weighted(xv.prod_axis(1)).backward()[xv].to_vec();
+        assert!(
+            ours.iter()
+                .zip(gradient)
+                .all(|(&a, b)| a == b || (a.is_nan() && b.is_nan())),
+            "x = {x:?}: {ours:?}, expected {gradient:?}"
+        );
+    }
 }

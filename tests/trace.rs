@@ -392,3 +392,28 @@ fn the_ops_of_issue_14_trace_as_their_backward_pass() {
         assert!(text.contains(op), "{op} in\n{text}");
     }
 }
+
+#[test]
+fn a_product_along_an_axis_is_traced_as_the_product_of_the_others() {
+    let tape = Tape::new();
+    let x = tape.param(Tensor::from([[2.0, 0.0, 3.0], [1.0, 4.0, 5.0]]));
+    let loss = x.prod_axis(-1).sum(); // n1 = prod_axis(n0, 1), n2 = sum(n1)
+    let trace = loss.backward_trace();
+    let formulas: Vec<String> = trace
+        .iter()
+        .flat_map(|step| &step.inputs)
+        .filter_map(|input| match &input.factor {
+            LocalFactor::VectorJacobian { formula } => Some(formula.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        formulas,
+        ["∂l/∂n1 repeated along axis 1 ⊙ the product of the other elements of n0 along it"]
+    );
+    assert_eq!(
+        trace.grads()[x],
+        Tensor::from([[0.0, 6.0, 0.0], [20.0, 5.0, 4.0]])
+    );
+    assert_same_gradients(trace.grads(), &loss.backward(), &[x]);
+}

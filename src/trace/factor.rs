@@ -135,6 +135,10 @@ pub(crate) fn local_factor(
             "{g} sent to the maxima of {} along axis {axis} (ties share it)",
             n(x)
         )),
+        Op::ProdAxis(x, axis) => vjp(format!(
+            "{g} repeated along axis {axis} ⊙ the product of the other elements of {} along it",
+            n(x)
+        )),
         Op::Transpose(_) => vjp(format!("({g})ᵀ")),
         Op::Reshape(x, _) => vjp(format!("{g} reshaped to {:?}", v(x).shape())),
         Op::BroadcastTo(x, _) => vjp(format!("{g} summed back to {:?}", v(x).shape())),

@@ -173,6 +173,20 @@ case(
 case("max_axis_ties_1", [p("x", TIES1)], "jnp.max(x, axis=1)", "x.max_axis(1)", note="tied maxima share the gradient evenly")
 case("max_axis_ties_0", [p("x", TIES0)], "jnp.max(x, axis=0)", "x.max_axis(0)", note="tied maxima share the gradient evenly")
 
+# prod: its gradient is the product of the other elements, exact at zeros (one zero: only that
+# element's derivative is nonzero; two: all are 0).
+for ax in (0, 1):
+    case(f"prod_axis_{ax}_of_2x3", [p("x", X23)], f"jnp.prod(x, axis={ax})", f"x.prod_axis({ax})")
+for ax in (0, -1):
+    case(f"prod_axis_{ax}_of_2x3x2", [p("x", X232)], f"jnp.prod(x, axis={ax})", f"x.prod_axis({ax})")
+case("prod_axis_keepdim_1_of_2x3x2", [p("x", X232)], "jnp.prod(x, axis=1, keepdims=True)",
+     "x.prod_axis_keepdim(1)")
+case("prod_of_2x3x2", [p("x", X232)], "jnp.prod(x)", "x.prod()")
+case("prod_axis_1_zeros", [p("x", KINK)], "jnp.prod(x, axis=1)", "x.prod_axis(1)",
+     note="row 0 has one zero, row 1 two (+0 and -0): no z/x")
+case("prod_axis_0_zeros", [p("x", KINK)], "jnp.prod(x, axis=0)", "x.prod_axis(0)",
+     note="column 0 has one zero, column 1 two (+0 and -0), column 2 none")
+
 # Composites.
 case(
     "composite_tanh_mse",

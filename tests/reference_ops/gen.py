@@ -37,7 +37,14 @@ def where_scores(x):
 
 
 GATHER_INDEX = np.array([[2, 0], [1, 1], [0, 2]])
-# name, shapes of the inputs, low and high of their uniform values, JAX's function
+# Rows with one zero, two, one and one, columns with two, one, two and none: where a gradient
+# computed as z / x would be NaN.
+ZEROS = np.array([[0.0, 1.5, -2.0, 0.5], [0.0, 0.0, 3.0, -1.0], [2.0, 0.5, 0.0, 0.25],
+                  [1.0, 2.0, 0.0, 3.0]])
+# An infinite element, and a product that overflows where the others' products do not.
+HUGE = np.array([[np.inf, 2.0, 3.0], [1e300, 1e300, 2.0], [-np.inf, 0.5, -4.0]])
+# name, shapes of the inputs (or fixed inputs, as arrays), low and high of the uniform values
+# of the random ones, JAX's function
 CASES = [
     ("log1p", [(2, 3)], (-0.5, 2.0), jnp.log1p),
     ("expm1", [(2, 3)], (-2.0, 2.0), jnp.expm1),
@@ -79,12 +86,26 @@ CASES = [
     ("cross_entropy_masked", [(3, 4)], (-2.0, 2.0),
      lambda z: -jnp.mean(jax.nn.log_softmax(jnp.where(jnp.arange(4) == 3, -jnp.inf, z), axis=1)
                          [jnp.arange(3), jnp.array([0, 2, 1])])),
+    ("prod_axis", [(3, 4)], (-2.0, 2.0), lambda x: jnp.prod(x, axis=-1)),
+    ("prod_axis_keepdim", [(2, 3, 4)], (0.5, 2.0), lambda x: x * jnp.prod(x, axis=1, keepdims=True)),
+    ("prod", [(2, 3)], (-2.0, 2.0), lambda x: jnp.sin(jnp.prod(x))),
+    ("prod_zeros", [ZEROS], None, lambda x: jnp.prod(x, axis=-1)),
+    ("prod_zeros_axis0", [ZEROS], None, lambda x: jnp.sin(jnp.prod(x, axis=0))),
+    ("prod_infinite", [HUGE], None, lambda x: jnp.prod(x, axis=1)),
 ]
+
+
+def number(v):
+    if np.isnan(v):
+        return "f64::NAN"
+    if np.isinf(v):
+        return "f64::INFINITY" if v > 0 else "f64::NEG_INFINITY"
+    return repr(float(v))
 
 
 def rust(t):
     t = np.asarray(t, dtype=np.float64)
-    data = ", ".join(repr(float(v)) for v in t.reshape(-1))
+    data = ", ".join(number(v) for v in t.reshape(-1))
     return "(&[" + ", ".join(str(d) for d in t.shape) + "], &[" + data + "])"
 
 
@@ -94,8 +115,8 @@ def main():
     print()
     print("#[rustfmt::skip]")
     print("pub const CASES: &[Case] = &[")
-    for name, shapes, (lo, hi), f in CASES:
-        inputs = [rng.uniform(lo, hi, size=s) for s in shapes]
+    for name, shapes, bounds, f in CASES:
+        inputs = [s if isinstance(s, np.ndarray) else rng.uniform(*bounds, size=s) for s in shapes]
         value, vjp = jax.vjp(f, *[jnp.asarray(x) for x in inputs])
         cotangent = rng.uniform(-1.0, 1.0, size=np.shape(value))
         grads = vjp(jnp.asarray(cotangent))
