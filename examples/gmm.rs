@@ -12,8 +12,8 @@
 //! `−nd/2·ln 2π + Σᵢ lse_k(α_k + Σ log diag Q_k − ½‖Q_k (xᵢ − μ_k)‖²) − n·lse(α)`
 //! `+ Σ_k (½γ²(‖diag Q_k‖² + ‖lower Q_k‖²) − m·Σ log diag Q_k) − k·C(d, γ, m)`.
 //!
-//! The triangular factors are built with `tril_from_vec` (no dense 0/1 matrix), the products
-//! `Q_k (xᵢ − μ_k)` for all k at once with a batched `matmul`.
+//! The triangular factors are built with `diag_embed` and `tril_from_vec` (no dense 0/1
+//! matrix), the products `Q_k (xᵢ − μ_k)` for all k at once with a batched `matmul`.
 
 use std::f64::consts::PI;
 use tapegrad::{Tape, Tensor, Var};
@@ -127,11 +127,13 @@ impl Gmm {
             .index_select(1, &column_major_order(d))
             .tril_from_vec(d, -1); // [k, d, d]
         // The points centred on every mean, one column per point: [1, d, n] − [k, d, 1]. With
-        // the components first and the points last, Q_k (xᵢ − μ_k) for every i and k is the
-        // diagonal elementwise plus one batched product, and nothing is permuted.
+        // the components first and the points last, Q_k (xᵢ − μ_k) for every i and k is one
+        // batched product, and nothing is permuted. (Q is small, [k, d, d]: building it costs
+        // less than multiplying by its diagonal elementwise over all n points.)
+        let q = q_diag.diag_embed() + lower; // [k, d, d]
         let points = tape.constant(self.x.transpose()).unsqueeze(0);
         let centred = points - means.unsqueeze(2); // [k, d, n]
-        let q_centred = q_diag.unsqueeze(2) * centred + lower.matmul(centred);
+        let q_centred = q.matmul(centred);
         let squared = q_centred.square().sum_axis(1); // [k, n]
         let inner = (alphas + sum_qs).unsqueeze(1) - squared * 0.5;
         let constant = -(n as f64) * d as f64 * 0.5 * (2.0 * PI).ln();

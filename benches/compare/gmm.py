@@ -50,13 +50,14 @@ def objective(alphas, means, icf, x, gamma, m):
     diagonal = torch.exp(log_diagonal)
     sum_qs = log_diagonal.sum(1)
     below = icf[:, d:]
-    centred = x.t().unsqueeze(0) - means.unsqueeze(2)          # [K, d, n]
-    q_centred = diagonal.unsqueeze(2) * centred
+    q = torch.diag_embed(diagonal)                               # [K, d, d]
     if d > 1:
         rows, cols = torch.tril_indices(d, d, -1)
         lower = torch.zeros(k, d, d, dtype=torch.float64)
         lower[:, rows, cols] = below[:, column_major_positions(d)]
-        q_centred = q_centred + lower @ centred
+        q = q + lower
+    centred = x.t().unsqueeze(0) - means.unsqueeze(2)          # [K, d, n]
+    q_centred = q @ centred
     mahalanobis = (q_centred ** 2).sum(1)                       # [K, n]
     inner = (alphas + sum_qs).unsqueeze(1) - 0.5 * mahalanobis
     log_likelihood = torch.logsumexp(inner, 0).sum()
