@@ -195,8 +195,8 @@ impl Tensor {
         let x = self.data();
         if inner == 1 && len > 0 {
             // Along the last axis (a softmax over classes): each lane is a contiguous run, folded
-            // by one loop rather than `len` one-element slices. W2's log-softmax (128 × 10), with
-            // `expand_axis`'s twin of this: forward 47.5 → 11.7 µs, backward 27.0 → 9.6 µs.
+            // by one loop rather than `len` one-element slices (W2's log-softmax: see
+            // docs/performance.md, "What the engine does for speed").
             let out = x
                 .chunks_exact(len)
                 .map(|lane| lane.iter().fold(init, |acc, &v| f(acc, v)))

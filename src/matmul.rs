@@ -30,16 +30,15 @@ use gemm_faer::large;
 #[cfg(not(feature = "faer"))]
 use gemm_ndarray::large;
 
-/// Products with at least this many multiply-adds (m·k·n) go to the GEMM crate. faer was faster
-/// than the plain loop from about a 10×10×10 product up (W1's batched step, whose products are
-/// 100×16×16 and smaller, ran 2–3× faster with this bound than with 32³); below it the loop
-/// wins, and keeps tiny products, like the article's perceptron, summed exactly left to right.
+/// Products with at least this many multiply-adds (m·k·n) go to the GEMM crate, which was faster
+/// than the plain loop from about a 10×10×10 product up (W1's batched step; docs/performance.md,
+/// "What the engine does for speed"); below it the loop wins, and keeps tiny products, like the
+/// article's perceptron, summed exactly left to right.
 pub(crate) const GEMM_MIN_FLOPS: usize = 10 * 10 * 10;
 
 /// Products with at least this many multiply-adds are split over the cores; below it, waking
-/// another thread costs more than it saves. With 64³ the n = 64 products of W3 ran 1.4–1.6×
-/// slower than on one core (criterion, A/B twice in one session: forward 30.5–37.8 µs against
-/// 21.5–22.1 µs), and W2's 128×256×10 products paid a wake-up each.
+/// another thread costs more than it saves (W3's n = 64 products ran slower split than on one
+/// core, and W2's 128×256×10 products paid a wake-up each: docs/performance.md).
 pub(crate) const PARALLEL_MIN_FLOPS: usize = 128 * 128 * 128;
 
 /// A read-only strided view of a matrix: element `(i, j)` is

@@ -9,11 +9,10 @@ use super::{MatRef, PARALLEL_MIN_FLOPS};
 /// A transposed left operand (`xᵀ · g`, the weight gradient of a layer) is copied into row-major
 /// order before products with at least this many multiply-adds, and at least
 /// [`COPY_LHS_MIN_COLS`] output columns to spread the copy over. faer's kernel runs such a
-/// product 1.5–1.6× slower than `A · B` from 512³ up; the copy costs O(m·k) against the
-/// product's O(m·k·n) and brought it back to within ~10 % with faer's `copy_from` (measured at
-/// 512³, 1024³ and 256×1024×1024), ~5 % with [`transposed_copy`]. Below this bound, or with
-/// few output columns, the copy measured no gain or a loss (W2's 784×128×256 weight gradient
-/// among them).
+/// product markedly slower than `A · B` from 512³ up; the copy costs O(m·k) against the
+/// product's O(m·k·n) and brings it back close to `A · B`. Below this bound, or with few output
+/// columns, the copy measured no gain or a loss (W2's 784×128×256 weight gradient among them;
+/// docs/performance.md, "A large transposed left operand is copied first").
 const COPY_LHS_MIN_FLOPS: usize = 512 * 512 * 512;
 /// The fewest output columns over which the copy of [`COPY_LHS_MIN_FLOPS`] is worth its cost.
 const COPY_LHS_MIN_COLS: usize = 256;
@@ -59,9 +58,8 @@ const TILE: usize = 8;
 /// The row-major `cols × rows` transpose of the row-major `rows × cols` matrix `src`, its rows
 /// cut in two halves, transposed on two cores when `pieces` > 1.
 ///
-/// faer's `copy_from` of a transposed view took 4.4–4.9 ms for 1024 × 1024, where rows 8 KiB
-/// apart share cache sets; these tiles took 1.8–2.5 ms (and 0.36 against 0.91 ms at 512, 0.54
-/// against 1.33 at 768; at 1000 × 1000 both took about 2 ms).
+/// Tiles, because faer's `copy_from` of a transposed view was about twice as slow at sizes
+/// whose rows share cache sets (1024 × 1024: rows 8 KiB apart; docs/performance.md).
 fn transposed_copy(src: &[f64], rows: usize, cols: usize, pieces: usize) -> Vec<f64> {
     let mut out = vec![0.0; rows * cols];
     let cut = cols / 2;
@@ -150,11 +148,10 @@ fn split_gemm(
 ///
 /// faer's assembly kernels for small products (private-gemm-x86's) return without
 /// `vzeroupper`; until something clears them, every SSE instruction on that thread pays an
-/// AVX–SSE transition, and all of ours are SSE (the crate is built for baseline x86-64). On the
-/// benchmark machine glibc's `exp` took 280 ns instead of 9 after a 10 × 10 · 10 × 1000 product
-/// (docs/performance.md, "The vector registers after faer"). LLVM ends every function compiled
-/// with AVX that touches a 256-bit register with `vzeroupper`; pulp runs such a function
-/// without `unsafe` on our side.
+/// AVX–SSE transition, and all of ours are SSE (the crate is built for baseline x86-64): glibc's
+/// `exp` ran 30 times slower after a 10 × 10 · 10 × 1000 product (docs/performance.md, "The
+/// vector registers after faer"). LLVM ends every function compiled with AVX that touches a
+/// 256-bit register with `vzeroupper`; pulp runs such a function without `unsafe` on our side.
 fn clear_upper_vector_registers() {
     #[cfg(target_arch = "x86_64")]
     if let Some(simd) = pulp::x86::V3::try_new() {
