@@ -106,6 +106,9 @@ pub enum Op {
     Log1p(NodeId),
     /// `z = eˣ − 1`, exact for small x where `eˣ − 1` cancels · `dx = g ⊙ (z + 1)`
     Expm1(NodeId),
+    /// `z = x²` · `dx = 2 g ⊙ x` (one product and a doubling, where `x · x` would send two
+    /// products to add)
+    Square(NodeId),
     /// `z = max(x, y)` (broadcast; NaN if either is) · `dx = g ⊙ w(x, y), dy = g ⊙ w(y, x)`,
     /// `w(a, b)` = 1 where a > b, ½ where a = b (ties split evenly, as PyTorch and JAX), 0
     /// where a < b, 1 where either is NaN (fused: a composition has no ½ at ties)
@@ -188,6 +191,7 @@ impl Op {
             Op::Sqrt(_) => "sqrt",
             Op::Log1p(_) => "log1p",
             Op::Expm1(_) => "expm1",
+            Op::Square(_) => "square",
             Op::Maximum(..) => "maximum",
             Op::Compare(_, _, cmp) => cmp.name(),
             Op::Where(_) => "where",
@@ -263,6 +267,7 @@ impl Op {
             | Op::Sqrt(x)
             | Op::Log1p(x)
             | Op::Expm1(x)
+            | Op::Square(x)
             | Op::Permute(x, _)
             | Op::Take(x, _)
             | Op::ScatterAdd(x, _)
@@ -310,6 +315,7 @@ impl Op {
             Op::Sqrt(x) => Op::Sqrt(r(x)),
             Op::Log1p(x) => Op::Log1p(r(x)),
             Op::Expm1(x) => Op::Expm1(r(x)),
+            Op::Square(x) => Op::Square(r(x)),
             Op::Maximum(x, y) => Op::Maximum(r(x), r(y)),
             Op::Compare(x, y, cmp) => Op::Compare(r(x), r(y), cmp),
             Op::Where([m, a, b]) => Op::Where([r(m), r(a), r(b)]),
@@ -372,6 +378,7 @@ impl Op {
             Op::Sqrt(x) => v(x).map(f64::sqrt),
             Op::Log1p(x) => v(x).map(f64::ln_1p),
             Op::Expm1(x) => v(x).map(f64::exp_m1),
+            Op::Square(x) => v(x).map(|x| x * x),
             Op::Maximum(x, y) => v(x).zip_with(v(y), "maximum", max_nan),
             Op::Compare(x, y, cmp) => {
                 v(x).zip_with(v(y), cmp.name(), move |x, y| f64::from(cmp.holds(x, y)))

@@ -208,6 +208,7 @@ pub(crate) fn vjp<A: Algebra>(
         Op::Sqrt(x) => sink.add(x, || g() / (z() * 2.0)),
         Op::Log1p(x) => sink.add(x, || g() / (v(x) + 1.0)),
         Op::Expm1(x) => sink.add(x, || g() * (z() + 1.0)),
+        Op::Square(x) => sink.add(x, || g() * v(x) * 2.0),
         Op::Maximum(x, y) => {
             let share =
                 |a: NodeId, b: NodeId| v(a).value().zip_with(&v(b).value(), "maximum", max_share);

@@ -302,10 +302,10 @@ impl<'t> Var<'t> {
         self.tape.record(Op::Expm1(self.id))
     }
 
-    /// `x²`, elementwise (recorded as `x · x`).
+    /// `x²`, elementwise.
     #[track_caller]
     pub fn square(self) -> Var<'t> {
-        self * self
+        self.tape.record(Op::Square(self.id))
     }
 
     /// The absolute value; its derivative at 0 is taken as 0.

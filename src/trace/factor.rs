@@ -97,6 +97,7 @@ pub(crate) fn local_factor(
         Op::Sqrt(_) => elementwise(format!("1/(2·{z})"), out.map(|z| 1.0 / (2.0 * z))),
         Op::Log1p(x) => elementwise(format!("1/(1 + {})", n(x)), v(x).map(|x| 1.0 / (1.0 + x))),
         Op::Expm1(_) => elementwise(format!("{z} + 1"), out.map(|z| z + 1.0)),
+        Op::Square(x) => elementwise(format!("2·{}", n(x)), v(x).map(|x| 2.0 * x)),
         Op::Maximum(x, y) => {
             let (a, b) = if position == 0 { (x, y) } else { (y, x) };
             elementwise(
