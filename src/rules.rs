@@ -52,7 +52,7 @@ pub(crate) trait Algebra:
     /// `value` as a constant of this algebra: nothing is differentiated through it.
     fn constant(&self, value: Tensor) -> Self;
 
-    /// `eˣ`.
+    /// `eˣ` (tensors read a subnormal result as 0: see their implementation below).
     fn exp(&self) -> Self;
     /// `sin x`.
     fn sin(&self) -> Self;
@@ -357,8 +357,20 @@ impl Algebra for Tensor {
         value
     }
 
+    /// `eˣ`, with a subnormal result (below 2⁻¹⁰²²) read as 0.
+    ///
+    /// The rules call `exp` for softmax weights only (`log_softmax`, `logsumexp`), and a weight
+    /// below 2⁻¹⁰²² changes no gradient of normal size: the weights along the axis sum to 1, so
+    /// its term lies below the last bit of any sum with a normal one. Kept, such weights made
+    /// every later product take a microcode assist per multiply: ADBench's GMM gradient at
+    /// d = 64 ran 2.5 times slower (docs/performance.md, "Subnormal weights"). What changes is
+    /// a gradient element that is itself that small: `logsumexp([0, −720])`′ is `[1, 0]` here,
+    /// where PyTorch (and `Var::grad`, whose `exp` is a recorded op) give `[1, e⁻⁷²⁰ ≈ 2.0e-313]`.
     fn exp(&self) -> Tensor {
-        self.map(f64::exp)
+        self.map(|x| {
+            let e = x.exp();
+            if e < f64::MIN_POSITIVE { 0.0 } else { e }
+        })
     }
 
     fn sin(&self) -> Tensor {

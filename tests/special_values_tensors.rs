@@ -186,3 +186,31 @@ fn prod_where_pytorch_differs_gives_the_products_of_the_others() {
         );
     }
 }
+
+#[test]
+fn backward_reads_a_subnormal_softmax_weight_as_zero_and_keeps_every_normal_gradient() {
+    // e^−720 ≈ 2.0e-313 is subnormal: backward() sends 0 for that weight, Var::grad (which
+    // records exp like any op) and PyTorch send e^−720.
+    let tape = Tape::new();
+    let x = tape.param(Tensor::from([0.0, -720.0]));
+    let lse = x.logsumexp(0);
+    assert_eq!(lse.backward()[x].data(), [1.0, 0.0]);
+    let recorded = lse.grad(&[x])[0].value();
+    assert_eq!(recorded.data(), [1.0, (-720.0f64).exp()]);
+    assert!(recorded.data()[1].is_subnormal());
+    // Through a parameter that every weight reaches, the sum has a normal term, and the
+    // subnormal one lies below its last bit: the two sweeps agree to the bit, as log_softmax's
+    // do.
+    let tape = Tape::new();
+    let a = tape.param(Tensor::from([1.5, -0.25]));
+    let c = tape.constant(Tensor::from([[0.3, -480.0, 0.7], [-0.2, 1.0, -500.0]]));
+    // Row 0 is [0.45, −720, 1.05]: its second weight, e^−721.05, is subnormal.
+    assert!((-721.05f64).exp().is_subnormal());
+    let logits = a.unsqueeze(1) * c;
+    for loss in [logits.logsumexp(1).sum(), (logits.log_softmax(1) * c).sum()] {
+        let swept = loss.backward()[a].clone();
+        let recorded = loss.grad(&[a])[0].value();
+        assert_eq!(swept, recorded);
+        assert!(swept.data().iter().all(|g| g.is_normal()), "{swept:?}");
+    }
+}
