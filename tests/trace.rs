@@ -174,19 +174,24 @@ fn the_gradients_are_backwards_bit_for_bit() {
     assert_contributions_add_up(&trace);
 }
 
-#[test]
-fn rules_that_are_not_elementwise_are_written_symbolically() {
-    let tape = Tape::new();
-    let (loss, vars) = mixed_graph(&tape);
-    let trace = loss.backward_trace();
-    let formulas: Vec<String> = trace
+/// The symbolic factors of a trace (the rules that are not elementwise), in step order.
+fn vector_jacobian_formulas(trace: &Trace) -> Vec<String> {
+    trace
         .iter()
         .flat_map(|step| &step.inputs)
         .filter_map(|input| match &input.factor {
             LocalFactor::VectorJacobian { formula } => Some(formula.clone()),
             _ => None,
         })
-        .collect();
+        .collect()
+}
+
+#[test]
+fn rules_that_are_not_elementwise_are_written_symbolically() {
+    let tape = Tape::new();
+    let (loss, vars) = mixed_graph(&tape);
+    let trace = loss.backward_trace();
+    let formulas = vector_jacobian_formulas(&trace);
     for expected in [
         "n0ᵀ · ∂l/∂n3", // w's gradient from h = tanh(x·w + b); x is n0
         "∂l/∂n8 − softmax(n7) ⊙ (Σ ∂l/∂n8 along axis 1)",
@@ -400,14 +405,7 @@ fn a_product_along_an_axis_is_traced_as_the_product_of_the_others() {
     let x = tape.param(Tensor::from([[2.0, 0.0, 3.0], [1.0, 4.0, 5.0]]));
     let loss = x.prod_axis(-1).sum(); // n1 = prod_axis(n0, 1), n2 = sum(n1)
     let trace = loss.backward_trace();
-    let formulas: Vec<String> = trace
-        .iter()
-        .flat_map(|step| &step.inputs)
-        .filter_map(|input| match &input.factor {
-            LocalFactor::VectorJacobian { formula } => Some(formula.clone()),
-            _ => None,
-        })
-        .collect();
+    let formulas = vector_jacobian_formulas(&trace);
     assert_eq!(
         formulas,
         ["∂l/∂n1 repeated along axis 1 ⊙ the product of the other elements of n0 along it"]
