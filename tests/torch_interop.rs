@@ -7,22 +7,9 @@
 
 mod common;
 
-use common::{torch_fixture as fixture, torch_reference as reference};
-use tapegrad::nn::{self, Activation, Mlp};
+use common::{torch_fixture as fixture, torch_mlp as model, torch_reference as reference};
+use tapegrad::nn::Mlp;
 use tapegrad::{Error, FileOptions, ParamStore, SaveDtype, Tape, Tensor};
-
-/// tapegrad's model of the fixtures' PyTorch `Mlp`: 3-4-4-2, tanh between layers.
-fn model(seed: u64) -> (ParamStore, Mlp) {
-    let mut store = ParamStore::new();
-    let mlp = Mlp::new(
-        &mut store,
-        "mlp",
-        &[3, 4, 4, 2],
-        Activation::Tanh,
-        &mut nn::seeded_rng(seed),
-    );
-    (store, mlp)
-}
 
 fn forward(store: &ParamStore, mlp: &Mlp, x: &Tensor) -> Tensor {
     let tape = Tape::new();

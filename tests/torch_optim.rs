@@ -7,21 +7,14 @@
 mod common;
 
 use common::{torch_fixture as fixture, torch_reference as reference};
-use tapegrad::nn::{self, Activation, Mlp};
+use tapegrad::nn::Mlp;
 use tapegrad::optim::schedule::{CosineAnnealingLr, LinearLr, Schedule, StepLr};
 use tapegrad::optim::{Adam, AdamW, Optimizer, Sgd};
 use tapegrad::{ParamStore, Tape, loss};
 
 /// The fixtures' 3-4-4-2 tanh MLP with PyTorch's initial weights.
 fn model() -> (ParamStore, Mlp) {
-    let mut store = ParamStore::new();
-    let mlp = Mlp::new(
-        &mut store,
-        "mlp",
-        &[3, 4, 4, 2],
-        Activation::Tanh,
-        &mut nn::seeded_rng(0),
-    );
+    let (mut store, mlp) = common::torch_mlp(0);
     store.load_into(fixture("mlp_f64.safetensors")).unwrap();
     (store, mlp)
 }

@@ -163,3 +163,18 @@ pub fn torch_fixture(name: &str) -> std::path::PathBuf {
 pub fn torch_reference() -> tapegrad::ParamStore {
     tapegrad::ParamStore::load(torch_fixture("reference.safetensors")).unwrap()
 }
+
+/// tapegrad's model of the PyTorch fixtures' `Mlp` (3-4-4-2, tanh between layers), its weights
+/// drawn with `seed`.
+pub fn torch_mlp(seed: u64) -> (tapegrad::ParamStore, tapegrad::nn::Mlp) {
+    use tapegrad::nn::{self, Activation, Mlp};
+    let mut store = tapegrad::ParamStore::new();
+    let mlp = Mlp::new(
+        &mut store,
+        "mlp",
+        &[3, 4, 4, 2],
+        Activation::Tanh,
+        &mut nn::seeded_rng(seed),
+    );
+    (store, mlp)
+}
