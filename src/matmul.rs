@@ -185,16 +185,13 @@ impl Tensor {
         let shape = Shape::from(shape);
         let (mut data, size) = allocate("matmul", &shape);
         data.resize(size, 0.0);
-        let mut operands = Vec::new(); // the offsets of each product's two matrices
-        for_each_offset(&batch, [&sx, &sy], |_, [i, j]| operands.push((i, j)));
         let (x, y) = (self.data(), other.data());
-        let (xsize, ysize) = (xr * xc, yr * yc);
-        let len = (m * n).max(1); // an empty output has no chunks
-        for (out, &(i, j)) in data.chunks_mut(len).zip(&operands) {
+        let (xsize, ysize, len) = (xr * xc, yr * yc, m * n);
+        for_each_offset(&batch, [&sx, &sy], |product, [i, j]| {
             let a = view(&x[i * xsize..(i + 1) * xsize], xr, xc, ta);
             let b = view(&y[j * ysize..(j + 1) * ysize], yr, yc, tb);
-            gemm_into(out, a, b);
-        }
+            gemm_into(&mut data[product * len..(product + 1) * len], a, b);
+        });
         Tensor::from_parts(shape, data)
     }
 
