@@ -46,8 +46,9 @@ pub(crate) trait Gradient: Algebra {
     fn of(value: &Tensor) -> Self;
     /// Whether the gradient has the shape of `value`.
     fn fits(&self, value: &Tensor) -> bool;
-    /// The gradient summed down to `value`'s shape, undoing a broadcast.
-    fn sum_to(&self, value: &Tensor) -> Self;
+    /// The gradient summed down to `value`'s shape, undoing a broadcast; each element negated
+    /// first if `negated`.
+    fn sum_to(&self, value: &Tensor, negated: bool) -> Self;
     /// `self += other`, for a gradient of the same shape.
     fn accumulate(&mut self, other: &Self);
 }
@@ -61,8 +62,11 @@ impl Gradient for Tensor {
         self.same_shape(value)
     }
 
-    fn sum_to(&self, value: &Tensor) -> Tensor {
-        self.sum_to_shape(value.shape())
+    fn sum_to(&self, value: &Tensor, negated: bool) -> Tensor {
+        match negated {
+            false => self.sum_to_shape(value.shape()),
+            true => self.sum_to_shape_of(value.shape(), |x| -x),
+        }
     }
 
     fn accumulate(&mut self, other: &Tensor) {
@@ -79,8 +83,8 @@ impl Gradient for f64 {
         true
     }
 
-    fn sum_to(&self, _: &Tensor) -> f64 {
-        *self
+    fn sum_to(&self, _: &Tensor, negated: bool) -> f64 {
+        if negated { -*self } else { *self }
     }
 
     fn accumulate(&mut self, other: &f64) {
@@ -131,6 +135,21 @@ impl<A: Gradient> Sink<A> for GradSink<'_, A> {
     // Forced into each rule, with `vjp` into the loop (performance.md, W4).
     #[inline(always)]
     fn add(&mut self, input: NodeId, contribution: impl FnOnce() -> A) {
+        self.add_signed(input, contribution, false);
+    }
+
+    #[inline(always)]
+    fn add_negated(&mut self, input: NodeId, contribution: impl FnOnce() -> A) {
+        self.add_signed(input, contribution, true);
+    }
+}
+
+impl<A: Gradient> GradSink<'_, A> {
+    /// [`Sink::add`] of `contribution()`, or of its negation if `negated`: a broadcast
+    /// contribution is negated as it is summed down, element by element, so the sum has the
+    /// bits of summing the negated elements (also the sign of a zero).
+    #[inline(always)]
+    fn add_signed(&mut self, input: NodeId, contribution: impl FnOnce() -> A, negated: bool) {
         let i = input.index();
         if !self.needs_grad[i] {
             return;
@@ -139,8 +158,10 @@ impl<A: Gradient> Sink<A> for GradSink<'_, A> {
         let mut contribution = contribution();
         let mut unsummed = None;
         if !contribution.fits(value) {
-            let summed = contribution.sum_to(value);
+            let summed = contribution.sum_to(value, negated);
             unsummed = Some(std::mem::replace(&mut contribution, summed));
+        } else if negated {
+            contribution = -contribution;
         }
         let (slot, flowed) = (&mut self.slots[i], &mut self.flowed[i]);
         let first = !*flowed;
@@ -153,7 +174,7 @@ impl<A: Gradient> Sink<A> for GradSink<'_, A> {
             slot.accumulate(&contribution);
         }
         if let (Some(observer), Some(contribution)) = (self.observer.as_deref_mut(), added) {
-            let unsummed = unsummed.map(|u| u.value());
+            let unsummed = unsummed.map(|u| if negated { -u.value() } else { u.value() });
             let added = Added {
                 unsummed: unsummed.as_ref(),
                 contribution: &contribution,

@@ -313,25 +313,31 @@ impl Tensor {
     /// Sums over the dimensions that broadcasting added, giving a tensor of `shape`: the reverse
     /// of `broadcast_to`, and how a gradient returns to the shape of a broadcast operand.
     pub(crate) fn sum_to_shape(&self, shape: &[usize]) -> Tensor {
+        self.sum_to_shape_of(shape, |x| x)
+    }
+
+    /// [`sum_to_shape`](Tensor::sum_to_shape) of `f` applied to each element, in one pass.
+    pub(crate) fn sum_to_shape_of(&self, shape: &[usize], f: impl Fn(f64) -> f64) -> Tensor {
         debug_assert!(
             broadcasts_to(shape, self.shape()),
             "{shape:?} ← {:?}",
             self.shape()
         );
         if self.shape() == shape {
-            return self.clone();
+            return self.map(f);
         }
         let x = self.data();
         let target = Shape::from(shape);
         if target.size() == 1 {
-            return Tensor::from_parts(target, vec![self.sum()]);
+            let sum = x.iter().fold(0.0, |acc, &v| acc + f(v));
+            return Tensor::from_parts(target, vec![sum]);
         }
         let mut out = vec![0.0; target.size()];
         if repeats_as_rows(shape, self.shape()) {
             // The common case of a bias: add whole rows, one after another.
             for row in x.chunks_exact(out.len()) {
                 for (acc, &v) in out.iter_mut().zip(row) {
-                    *acc += v;
+                    *acc += f(v);
                 }
             }
         } else {
@@ -341,15 +347,15 @@ impl Tensor {
             for_each_run(self.shape(), [&strides], |i, [j], len, [step]| {
                 let run = &x[i..i + len];
                 match step {
-                    0 => out[j] = run.iter().fold(out[j], |acc, &v| acc + v),
+                    0 => out[j] = run.iter().fold(out[j], |acc, &v| acc + f(v)),
                     1 => out[j..j + len]
                         .iter_mut()
                         .zip(run)
-                        .for_each(|(acc, &v)| *acc += v),
+                        .for_each(|(acc, &v)| *acc += f(v)),
                     _ => run
                         .iter()
                         .enumerate()
-                        .for_each(|(t, &v)| out[j + t * step] += v),
+                        .for_each(|(t, &v)| out[j + t * step] += f(v)),
                 }
             });
         }

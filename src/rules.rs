@@ -153,6 +153,16 @@ pub(crate) trait Sink<A> {
     /// Adds `contribution()` (of the input's shape, or broadcast from it) to the gradient of
     /// `input`; skips it, without calling `contribution`, if `input` needs no gradient.
     fn add(&mut self, input: NodeId, contribution: impl FnOnce() -> A);
+
+    /// Adds `−contribution()`, as `add(input, || -contribution())` does. The first-order sweep
+    /// negates while it sums a broadcast contribution down, one pass over the broadcast shape
+    /// rather than two (`a − b` with a bias `b`).
+    fn add_negated(&mut self, input: NodeId, contribution: impl FnOnce() -> A)
+    where
+        A: Neg<Output = A>,
+    {
+        self.add(input, || -contribution());
+    }
 }
 
 /// The backward rule of `op`, whose output is `output`: sends `upstream · ∂output/∂x` for each
@@ -178,7 +188,7 @@ pub(crate) fn vjp<A: Algebra>(
         }
         Op::Sub(x, y) => {
             sink.add(x, g);
-            sink.add(y, || -g());
+            sink.add_negated(y, g);
         }
         Op::Mul(x, y) => {
             sink.add(x, || g() * v(y));
@@ -195,7 +205,7 @@ pub(crate) fn vjp<A: Algebra>(
         Op::AddScalar(x, _) | Op::BroadcastTo(x, _) => sink.add(x, g),
         Op::MulScalar(x, c) => sink.add(x, || g() * c),
         Op::DivScalar(x, c) => sink.add(x, || g() / c),
-        Op::ScalarSub(_, x) | Op::Neg(x) => sink.add(x, || -g()),
+        Op::ScalarSub(_, x) | Op::Neg(x) => sink.add_negated(x, g),
         Op::ScalarDiv(_, x) => sink.add(x, || -(g() * z()) / v(x)),
         Op::Relu(x) => sink.add(x, || g().masked(&v(x), relu_passes)),
         Op::Sigmoid(x) => sink.add(x, || g() * (z() * z().scalar_sub(1.0))),

@@ -214,3 +214,30 @@ fn backward_reads_a_subnormal_softmax_weight_as_zero_and_keeps_every_normal_grad
         assert!(swept.data().iter().all(|g| g.is_normal()), "{swept:?}");
     }
 }
+
+#[test]
+fn a_broadcast_subtrahend_sums_its_negated_gradient_as_pytorch_does_also_at_zeros() {
+    // backward() negates a broadcast `y` in `x − y` while summing it down. The sum must have
+    // the bits of summing the negated elements: Σ(−(+0)) is +0 (PyTorch's value), where
+    // −Σ(+0) would be −0.
+    let tape = Tape::new();
+    let x = tape.param(Tensor::zeros(&[2, 3]));
+    let y = tape.param(Tensor::zeros(&[3]));
+    let grads = ((x - y) + -1.0).relu().sum().backward();
+    for (name, g) in [("x", &grads[x]), ("y", &grads[y])] {
+        assert!(
+            g.data().iter().all(|v| *v == 0.0 && v.is_sign_positive()),
+            "{name}: {g:?}"
+        );
+    }
+    // Nonzero gradients through `x − y` (y broadcast over two rows), `−y` and `c − y`:
+    // ∂/∂y of 3·Σ(x − y) − Σ(1 − (−y)) is 3·(−2) − 1 = −7.
+    let tape = Tape::new();
+    let x = tape.param(Tensor::from([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]));
+    let y = tape.param(Tensor::from([0.5, -0.5, 2.0]));
+    let loss = (x - y).sum() * 3.0 - (1.0 - (-y)).sum();
+    let grads = loss.backward();
+    assert_eq!(grads[x].data(), [3.0; 6]);
+    assert_eq!(grads[y].data(), [-7.0; 3]);
+    assert_eq!(grads[y], loss.grad(&[y])[0].value());
+}
