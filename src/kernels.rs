@@ -9,8 +9,11 @@
 use crate::shape::{Shape, broadcast_shapes, broadcast_strides, broadcasts_to, for_each_run};
 use crate::tensor::{Tensor, allocate};
 
+pub(crate) mod parallel;
+
 impl Tensor {
-    /// A tensor of the same shape with `f` applied to every element.
+    /// A tensor of the same shape with `f` applied to every element. A large tensor is mapped
+    /// on all cores, so `f` must be `Sync`, and may see the elements in any order.
     ///
     /// ```
     /// use tapegrad::Tensor;
@@ -18,7 +21,7 @@ impl Tensor {
     /// assert_eq!(t.data(), &[1.0, 2.0, 3.0]);
     /// ```
     #[inline]
-    pub fn map(&self, f: impl Fn(f64) -> f64) -> Tensor {
+    pub fn map(&self, f: impl Fn(f64) -> f64 + Sync) -> Tensor {
         match self.as_scalar() {
             Some(x) => Tensor::scalar(f(x)),
             None => self.map_dense(f),
@@ -28,25 +31,20 @@ impl Tensor {
     /// [`map`](Tensor::map) for a tensor with a buffer, out of line so that the scalar case
     /// inlines small.
     #[inline(never)]
-    fn map_dense(&self, f: impl Fn(f64) -> f64) -> Tensor {
-        Tensor::from_parts(
-            self.shape_owned(),
-            self.data().iter().map(|&x| f(x)).collect(),
-        )
+    fn map_dense(&self, f: impl Fn(f64) -> f64 + Sync) -> Tensor {
+        Tensor::from_parts(self.shape_owned(), parallel::map(self.data(), f))
     }
 
     /// Like [`map`](Tensor::map), but writes into this tensor's buffer when it is unshared.
     #[inline]
-    pub(crate) fn map_into(mut self, f: impl Fn(f64) -> f64) -> Tensor {
+    pub(crate) fn map_into(mut self, f: impl Fn(f64) -> f64 + Sync) -> Tensor {
         if let Some(x) = self.as_scalar() {
             return Tensor::scalar(f(x));
         }
         if self.is_shared() {
             return self.map(f); // one pass into a new buffer, not a copy and then a pass
         }
-        for x in self.data_mut() {
-            *x = f(*x);
-        }
+        parallel::update(self.data_mut(), f);
         self
     }
 
@@ -57,7 +55,12 @@ impl Tensor {
     /// If the shapes do not broadcast; the message names `op` (e.g. `"add: …"`).
     #[track_caller]
     #[inline]
-    pub(crate) fn zip_with(&self, other: &Tensor, op: &str, f: impl Fn(f64, f64) -> f64) -> Tensor {
+    pub(crate) fn zip_with(
+        &self,
+        other: &Tensor,
+        op: &str,
+        f: impl Fn(f64, f64) -> f64 + Sync,
+    ) -> Tensor {
         match (self.as_scalar(), other.as_scalar()) {
             (Some(x), Some(y)) => Tensor::scalar(f(x, y)),
             _ => self.zip_with_dense(other, op, f),
@@ -68,19 +71,24 @@ impl Tensor {
     /// scalar case inlines small.
     #[track_caller]
     #[inline(never)]
-    fn zip_with_dense(&self, other: &Tensor, op: &str, f: impl Fn(f64, f64) -> f64) -> Tensor {
+    fn zip_with_dense(
+        &self,
+        other: &Tensor,
+        op: &str,
+        f: impl Fn(f64, f64) -> f64 + Sync,
+    ) -> Tensor {
         let (a, b) = (self.data(), other.data());
         if self.shape() == other.shape() {
-            let data = a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect();
-            return Tensor::from_parts(self.shape_owned(), data);
+            return Tensor::from_parts(self.shape_owned(), parallel::zip(a, b, f));
         }
         let shape = broadcast_shape_or_panic(self.shape(), other.shape(), op);
-        let mut data = Vec::with_capacity(shape.size());
         if shape == *self.shape() && b.len() == 1 {
-            data.extend(a.iter().map(|&x| f(x, b[0])));
+            return Tensor::from_parts(shape, parallel::map(a, |x| f(x, b[0])));
         } else if shape == *other.shape() && a.len() == 1 {
-            data.extend(b.iter().map(|&y| f(a[0], y)));
-        } else if shape == *self.shape() && repeats_as_rows(other.shape(), &shape) {
+            return Tensor::from_parts(shape, parallel::map(b, |y| f(a[0], y)));
+        }
+        let mut data = Vec::with_capacity(shape.size());
+        if shape == *self.shape() && repeats_as_rows(other.shape(), &shape) {
             // A bias added to every row: whole rows, with no offsets to work out.
             for row in a.chunks_exact(b.len()) {
                 data.extend(row.iter().zip(b).map(|(&x, &y)| f(x, y)));
@@ -116,7 +124,7 @@ impl Tensor {
         mut self,
         other: &Tensor,
         op: &str,
-        f: impl Fn(f64, f64) -> f64,
+        f: impl Fn(f64, f64) -> f64 + Sync,
     ) -> Tensor {
         if !broadcasts_to(other.shape(), self.shape()) || self.is_shared() {
             return self.zip_with(other, op, f);
@@ -125,18 +133,9 @@ impl Tensor {
         if b.len() == 1 {
             return self.map_into(|x| f(x, b[0]));
         }
-        if self.shape() == other.shape() {
-            for (x, &y) in self.data_mut().iter_mut().zip(b) {
-                *x = f(*x, y);
-            }
-            return self;
-        }
-        if repeats_as_rows(other.shape(), self.shape()) {
-            for row in self.data_mut().chunks_exact_mut(b.len()) {
-                for (x, &y) in row.iter_mut().zip(b) {
-                    *x = f(*x, y);
-                }
-            }
+        if self.shape() == other.shape() || repeats_as_rows(other.shape(), self.shape()) {
+            // `b` as long as `self`, or one row of it repeated.
+            parallel::update_with_rows(self.data_mut(), b, f);
             return self;
         }
         let shape = self.shape_owned();
@@ -187,7 +186,7 @@ impl Tensor {
         axis: usize,
         op: &str,
         init: f64,
-        f: impl Fn(f64, f64) -> f64,
+        f: impl Fn(f64, f64) -> f64 + Sync,
     ) -> Tensor {
         check_axis(self.shape(), axis, op);
         let shape = self.shape_owned();
@@ -204,15 +203,17 @@ impl Tensor {
             return Tensor::from_parts(shape.without_axis(axis), out);
         }
         let mut out = vec![init; outer * inner];
-        for o in 0..outer {
-            let row = &mut out[o * inner..(o + 1) * inner];
-            for a in 0..len {
-                let start = (o * len + a) * inner;
-                for (acc, &v) in row.iter_mut().zip(&x[start..start + inner]) {
-                    *acc = f(*acc, v);
+        // Each output row folds `len` rows of the input, one after another.
+        parallel::for_each_rows(&mut out, inner, x.len(), |first, rows| {
+            for (o, row) in (first..).zip(rows.chunks_exact_mut(inner.max(1))) {
+                for a in 0..len {
+                    let start = (o * len + a) * inner;
+                    for (acc, &v) in row.iter_mut().zip(&x[start..start + inner]) {
+                        *acc = f(*acc, v);
+                    }
                 }
             }
-        }
+        });
         Tensor::from_parts(shape.without_axis(axis), out)
     }
 
@@ -317,7 +318,7 @@ impl Tensor {
     }
 
     /// [`sum_to_shape`](Tensor::sum_to_shape) of `f` applied to each element, in one pass.
-    pub(crate) fn sum_to_shape_of(&self, shape: &[usize], f: impl Fn(f64) -> f64) -> Tensor {
+    pub(crate) fn sum_to_shape_of(&self, shape: &[usize], f: impl Fn(f64) -> f64 + Sync) -> Tensor {
         debug_assert!(
             broadcasts_to(shape, self.shape()),
             "{shape:?} ← {:?}",
