@@ -344,21 +344,38 @@ impl Tensor {
         } else {
             // Each run adds into a slice of the result, or, where the result is broadcast along
             // the run, into one element, left to right as element by element would.
+            let add_runs = |x: &[f64], shape: &[usize], strides: &[usize], out: &mut [f64]| {
+                for_each_run(shape, [strides], |i, [j], len, [step]| {
+                    let run = &x[i..i + len];
+                    match step {
+                        0 => out[j] = run.iter().fold(out[j], |acc, &v| acc + f(v)),
+                        1 => out[j..j + len]
+                            .iter_mut()
+                            .zip(run)
+                            .for_each(|(acc, &v)| *acc += f(v)),
+                        _ => run
+                            .iter()
+                            .enumerate()
+                            .for_each(|(t, &v)| out[j + t * step] += f(v)),
+                    }
+                });
+            };
             let strides = broadcast_strides(shape, self.shape());
-            for_each_run(self.shape(), [&strides], |i, [j], len, [step]| {
-                let run = &x[i..i + len];
-                match step {
-                    0 => out[j] = run.iter().fold(out[j], |acc, &v| acc + f(v)),
-                    1 => out[j..j + len]
-                        .iter_mut()
-                        .zip(run)
-                        .for_each(|(acc, &v)| *acc += f(v)),
-                    _ => run
-                        .iter()
-                        .enumerate()
-                        .for_each(|(t, &v)| out[j + t * step] += f(v)),
+            match (self.shape().split_first(), strides.first()) {
+                // The result keeps the first axis (the GMM's [K, d, n] → [K, d, 1]): each index
+                // along it sums into its own row of the result, so blocks of them can run on
+                // all cores, each sum still in index order.
+                (Some((_, rest)), Some(&out_row)) if out_row > 0 => {
+                    let in_row: usize = rest.iter().product();
+                    parallel::for_each_rows(&mut out, out_row, x.len(), |first, rows| {
+                        for (r, out) in rows.chunks_exact_mut(out_row).enumerate() {
+                            let at = (first + r) * in_row;
+                            add_runs(&x[at..at + in_row], rest, &strides[1..], out);
+                        }
+                    });
                 }
-            });
+                _ => add_runs(x, self.shape(), &strides, &mut out),
+            }
         }
         Tensor::from_parts(target, out)
     }
@@ -519,6 +536,30 @@ mod tests {
         );
         assert_eq!(empty.sum_to_shape(&[0]).shape(), &[0]);
         assert_eq!(empty.sum_to_shape(&[1, 0]).shape(), &[1, 0]);
+    }
+
+    #[test]
+    fn large_sums_to_a_shape_split_over_the_first_axis_match_element_by_element() {
+        // Over `parallel::MIN_ELEMENTS`, so the blocks of the first axis may run on two cores.
+        let big = Tensor::from_fn(&[5, 3, 30_000], |i| {
+            ((i * 7919) % 1013) as f64 * 0.37 - 150.0
+        });
+        for target in [
+            &[5, 3, 1][..],
+            &[5, 1, 30_000],
+            &[5, 1, 1],
+            &[3, 1],
+            &[1, 3, 30_000],
+        ] {
+            let strides = broadcast_strides(target, big.shape());
+            let mut expected = vec![0.0; Shape::from(target).size()];
+            for_each_offset(big.shape(), [&strides], |i, [j]| {
+                expected[j] -= big.data()[i]
+            });
+            let negated = big.sum_to_shape_of(target, |x| -x);
+            assert_eq!(negated.data(), expected, "{target:?}");
+            assert_eq!(big.sum_to_shape(target), -negated, "{target:?}");
+        }
     }
 
     #[test]
