@@ -314,6 +314,9 @@ impl Tensor {
     /// Sums over the dimensions that broadcasting added, giving a tensor of `shape`: the reverse
     /// of `broadcast_to`, and how a gradient returns to the shape of a broadcast operand.
     pub(crate) fn sum_to_shape(&self, shape: &[usize]) -> Tensor {
+        if self.shape() == shape {
+            return self.clone(); // the buffer shared, not copied
+        }
         self.sum_to_shape_of(shape, |x| x)
     }
 

@@ -3,8 +3,8 @@
 //! A pass over a buffer of at least [`MIN_ELEMENTS`] elements runs on rayon's threads, one
 //! contiguous block of the buffer each; a smaller one runs on the calling thread, where
 //! waking the other threads would cost more than it saves. Each element's result depends on
-//! that element alone, so the bits are the same either way. Everything that sums stays in
-//! `kernels.rs`, in index order on one thread.
+//! that element alone, so the bits are the same either way. A sum is split only between its
+//! lanes (`for_each_rows`): each lane is still summed whole, in index order, by one thread.
 
 use rayon::prelude::*;
 
