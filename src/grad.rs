@@ -209,7 +209,7 @@ impl<'t> Algebra for Var<'t> {
         c - *self
     }
 
-    fn masked(&self, x: &Var<'t>, keep: impl Fn(f64) -> bool + Sync) -> Var<'t> {
+    fn masked(&self, x: &Var<'t>, keep: impl Fn(f64) -> bool) -> Var<'t> {
         let mask = x.value().map(|x| f64::from(keep(x)));
         *self * self.constant(mask)
     }

@@ -12,8 +12,7 @@ use crate::tensor::{Tensor, allocate};
 pub(crate) mod parallel;
 
 impl Tensor {
-    /// A tensor of the same shape with `f` applied to every element. A large tensor is mapped
-    /// on all cores, so `f` must be `Sync`, and may see the elements in any order.
+    /// A tensor of the same shape with `f` applied to every element.
     ///
     /// ```
     /// use tapegrad::Tensor;
@@ -21,7 +20,7 @@ impl Tensor {
     /// assert_eq!(t.data(), &[1.0, 2.0, 3.0]);
     /// ```
     #[inline]
-    pub fn map(&self, f: impl Fn(f64) -> f64 + Sync) -> Tensor {
+    pub fn map(&self, f: impl Fn(f64) -> f64) -> Tensor {
         match self.as_scalar() {
             Some(x) => Tensor::scalar(f(x)),
             None => self.map_dense(f),
@@ -31,8 +30,11 @@ impl Tensor {
     /// [`map`](Tensor::map) for a tensor with a buffer, out of line so that the scalar case
     /// inlines small.
     #[inline(never)]
-    fn map_dense(&self, f: impl Fn(f64) -> f64 + Sync) -> Tensor {
-        Tensor::from_parts(self.shape_owned(), parallel::map(self.data(), f))
+    fn map_dense(&self, f: impl Fn(f64) -> f64) -> Tensor {
+        Tensor::from_parts(
+            self.shape_owned(),
+            self.data().iter().map(|&x| f(x)).collect(),
+        )
     }
 
     /// Like [`map`](Tensor::map), but writes into this tensor's buffer when it is unshared.
@@ -55,12 +57,7 @@ impl Tensor {
     /// If the shapes do not broadcast; the message names `op` (e.g. `"add: …"`).
     #[track_caller]
     #[inline]
-    pub(crate) fn zip_with(
-        &self,
-        other: &Tensor,
-        op: &str,
-        f: impl Fn(f64, f64) -> f64 + Sync,
-    ) -> Tensor {
+    pub(crate) fn zip_with(&self, other: &Tensor, op: &str, f: impl Fn(f64, f64) -> f64) -> Tensor {
         match (self.as_scalar(), other.as_scalar()) {
             (Some(x), Some(y)) => Tensor::scalar(f(x, y)),
             _ => self.zip_with_dense(other, op, f),
@@ -71,24 +68,19 @@ impl Tensor {
     /// scalar case inlines small.
     #[track_caller]
     #[inline(never)]
-    fn zip_with_dense(
-        &self,
-        other: &Tensor,
-        op: &str,
-        f: impl Fn(f64, f64) -> f64 + Sync,
-    ) -> Tensor {
+    fn zip_with_dense(&self, other: &Tensor, op: &str, f: impl Fn(f64, f64) -> f64) -> Tensor {
         let (a, b) = (self.data(), other.data());
         if self.shape() == other.shape() {
-            return Tensor::from_parts(self.shape_owned(), parallel::zip(a, b, f));
+            let data = a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect();
+            return Tensor::from_parts(self.shape_owned(), data);
         }
         let shape = broadcast_shape_or_panic(self.shape(), other.shape(), op);
-        if shape == *self.shape() && b.len() == 1 {
-            return Tensor::from_parts(shape, parallel::map(a, |x| f(x, b[0])));
-        } else if shape == *other.shape() && a.len() == 1 {
-            return Tensor::from_parts(shape, parallel::map(b, |y| f(a[0], y)));
-        }
         let mut data = Vec::with_capacity(shape.size());
-        if shape == *self.shape() && repeats_as_rows(other.shape(), &shape) {
+        if shape == *self.shape() && b.len() == 1 {
+            data.extend(a.iter().map(|&x| f(x, b[0])));
+        } else if shape == *other.shape() && a.len() == 1 {
+            data.extend(b.iter().map(|&y| f(a[0], y)));
+        } else if shape == *self.shape() && repeats_as_rows(other.shape(), &shape) {
             // A bias added to every row: whole rows, with no offsets to work out.
             for row in a.chunks_exact(b.len()) {
                 data.extend(row.iter().zip(b).map(|(&x, &y)| f(x, y)));

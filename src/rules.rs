@@ -67,7 +67,7 @@ pub(crate) trait Algebra:
 
     /// `self` where `keep(x)` holds and 0 elsewhere; the mask is a constant. (The `Var`
     /// algebra multiplies by the mask, so an infinite `self` gives NaN where the mask is 0.)
-    fn masked(&self, x: &Self, keep: impl Fn(f64) -> bool + Sync) -> Self;
+    fn masked(&self, x: &Self, keep: impl Fn(f64) -> bool) -> Self;
     /// `self ⊙ share` for a constant `share` of 0s, ½s and 1s (who gets a tie's gradient), with
     /// 0 where the share is 0 even if `self` is infinite or NaN: nothing is sent there, as
     /// PyTorch's masked rules send nothing.
@@ -403,7 +403,7 @@ impl Algebra for Tensor {
         self.map(move |x| c - x)
     }
 
-    fn masked(&self, x: &Tensor, keep: impl Fn(f64) -> bool + Sync) -> Tensor {
+    fn masked(&self, x: &Tensor, keep: impl Fn(f64) -> bool) -> Tensor {
         self.zip_with(x, "mask", |g, x| if keep(x) { g } else { 0.0 })
     }
 
@@ -509,7 +509,7 @@ impl Algebra for f64 {
         c - *self
     }
 
-    fn masked(&self, x: &f64, keep: impl Fn(f64) -> bool + Sync) -> f64 {
+    fn masked(&self, x: &f64, keep: impl Fn(f64) -> bool) -> f64 {
         if keep(*x) { *self } else { 0.0 }
     }
 
