@@ -7,10 +7,10 @@
 //! lanes (`for_each_rows`): each lane is still summed whole, in index order, by one thread.
 //!
 //! rayon sees each pass as one `&dyn Fn` per block ([`in_blocks`]), so its code is compiled
-//! once, not once for every closure the kernels are called with (which doubled the crate's
-//! build time). Passes that allocate their result stay on one thread: safe Rust can only
-//! split a buffer that is already written, and writing zeros first cost more than the split
-//! saved (docs/performance.md).
+//! once, not once for every closure the kernels are called with. Passes that allocate their
+//! result stay on one thread: splitting them takes either rayon's `collect`, generic over the
+//! closure, or a buffer zeroed first, and docs/performance.md ("Large in-place passes and
+//! sums") has what each cost.
 
 use rayon::prelude::*;
 
