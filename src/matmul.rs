@@ -21,6 +21,7 @@ mod gemm_faer;
 #[cfg(any(not(feature = "faer"), test))]
 mod gemm_ndarray;
 
+use crate::kernels::parallel;
 use crate::shape::{Shape, broadcast_shapes, broadcast_strides, for_each_offset};
 use crate::tensor::Tensor;
 use crate::tensor::allocate;
@@ -187,11 +188,24 @@ impl Tensor {
         data.resize(size, 0.0);
         let (x, y) = (self.data(), other.data());
         let (xsize, ysize, len) = (xr * xc, yr * yc, m * n);
-        for_each_offset(&batch, [&sx, &sy], |product, [i, j]| {
-            let a = view(&x[i * xsize..(i + 1) * xsize], xr, xc, ta);
-            let b = view(&y[j * ysize..(j + 1) * ysize], yr, yc, tb);
-            gemm_into(&mut data[product * len..(product + 1) * len], a, b);
-        });
+        // Where each product's operands start, product by product.
+        let mut operands = Vec::with_capacity(size.checked_div(len).unwrap_or(0));
+        for_each_offset(&batch, [&sx, &sy], |_, [i, j]| operands.push((i, j)));
+        let products = |first: usize, out: &mut [f64]| {
+            for (out, &(i, j)) in out.chunks_exact_mut(len).zip(&operands[first..]) {
+                let a = view(&x[i * xsize..(i + 1) * xsize], xr, xc, ta);
+                let b = view(&y[j * ysize..(j + 1) * ysize], yr, yc, tb);
+                gemm_into(out, a, b);
+            }
+        };
+        // A product too small to be split over the cores by itself (`PARALLEL_MIN_FLOPS`) is
+        // still a share of a batch that may be large enough: then the batch is split instead.
+        let flops = m * k * n;
+        if flops < PARALLEL_MIN_FLOPS && flops * operands.len() >= PARALLEL_MIN_FLOPS {
+            parallel::for_each_row_block(&mut data, len, products);
+        } else if len > 0 {
+            products(0, &mut data);
+        }
         Tensor::from_parts(shape, data)
     }
 
@@ -396,12 +410,14 @@ mod tests {
 
     #[test]
     fn each_product_of_a_broadcast_batch_is_written_in_its_place() {
-        // 300 products of 20×20·20×30, each through the GEMM crate; the left operand is
+        // 300 products of 20×20·20×30, each through the GEMM crate, too small to split but
+        // together large enough for the batch to be split over the cores; the left operand is
         // broadcast, so every product reads the same matrix.
         let (batch, m, k, n) = (300, 20, 20, 30);
         let x = Tensor::from_fn(&[1, m, k], |i| ((i * 7919) % 101) as f64 / 50.0 - 1.0);
         let y = Tensor::from_fn(&[batch, k, n], |i| ((i * 104729) % 97) as f64 / 48.0 - 1.0);
-        assert!(m * k * n >= GEMM_MIN_FLOPS);
+        assert!(m * k * n >= GEMM_MIN_FLOPS && m * k * n < PARALLEL_MIN_FLOPS);
+        assert!(batch * m * k * n >= PARALLEL_MIN_FLOPS);
         let all = x.batched_matmul(false, &y, false);
         assert_eq!(all.shape(), [batch, m, n]);
         let x_view = MatRef::row_major(x.data(), m, k);

@@ -65,13 +65,26 @@ pub(crate) fn for_each_rows(
     work: usize,
     fill: impl Fn(usize, &mut [f64]) + Sync,
 ) {
-    let rows = out.len().checked_div(row_len).unwrap_or(0);
     match blocks(work) {
-        Some(blocks) if rows > 1 => {
-            let block_len = rows.div_ceil(blocks) * row_len;
-            in_blocks(out, block_len, &|start, run| fill(start / row_len, run));
-        }
-        _ => fill(0, out),
+        Some(_) => for_each_row_block(out, row_len, fill),
+        None => fill(0, out),
+    }
+}
+
+/// Like [`for_each_rows`], for work that the caller has judged large enough to split: one
+/// block of whole rows per thread.
+pub(crate) fn for_each_row_block(
+    out: &mut [f64],
+    row_len: usize,
+    fill: impl Fn(usize, &mut [f64]) + Sync,
+) {
+    let rows = out.len().checked_div(row_len).unwrap_or(0);
+    let threads = rayon::current_num_threads();
+    if rows > 1 && threads > 1 {
+        let block_len = rows.div_ceil(threads) * row_len;
+        in_blocks(out, block_len, &|start, run| fill(start / row_len, run));
+    } else {
+        fill(0, out);
     }
 }
 
