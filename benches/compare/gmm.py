@@ -7,6 +7,7 @@ objective; float64 on the CPU. Not part of CI. From the repository root:
     pip install torch
     python3 benches/compare/gmm.py --reference FILE    # objective and gradient, one a line
     python3 benches/compare/gmm.py --time target/gmm   # the files `cargo bench --bench gmm` wrote
+    python3 benches/compare/gmm.py --time target/gmm d20_K25   # the files whose name has d20_K25
 
 `--reference` prints the objective and then the gradient with respect to alphas, means and icf
 (row-major), one number per line, for comparing with `cargo run --example gmm -- --file FILE`.
@@ -88,11 +89,13 @@ def timed(fn):
     return (time.perf_counter() - start) * 1e3
 
 
-def time_folder(folder):
+def time_folder(folder, name_filter=""):
     torch.set_num_threads(2)
     print("d\tK\tobjective ms\tgradient ms\tratio")
     for path in sorted(pathlib.Path(folder).glob("gmm_d*_K*.txt"),
                        key=lambda p: [int(s) for s in p.stem[5:].split("_K")]):
+        if name_filter not in path.stem:
+            continue
         data = read(path)
         run_objective = lambda: objective(*data)  # its inputs need no gradient: no graph
         run_gradient = lambda: gradient(*data)
@@ -112,6 +115,6 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["--reference"]:
         reference(sys.argv[2])
     elif sys.argv[1:2] == ["--time"]:
-        time_folder(sys.argv[2])
+        time_folder(sys.argv[2], *sys.argv[3:4])
     else:
         sys.exit(__doc__)

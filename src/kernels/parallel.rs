@@ -1,4 +1,5 @@
-//! Passes that write a large buffer in place, split over the cores.
+//! Passes that write a large buffer in place, split over the cores (also the batches of small
+//! matrix products, one block of whole products per thread).
 //!
 //! A pass over a buffer of at least [`MIN_ELEMENTS`] elements runs on rayon's threads, one
 //! contiguous block of the buffer each; a smaller one runs on the calling thread, where
