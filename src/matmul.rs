@@ -189,7 +189,7 @@ impl Tensor {
         let (x, y) = (self.data(), other.data());
         let (xsize, ysize, len) = (xr * xc, yr * yc, m * n);
         // Where each product's operands start, product by product.
-        let mut operands = Vec::with_capacity(size.checked_div(len).unwrap_or(0));
+        let mut operands = Vec::with_capacity(batch.iter().product());
         for_each_offset(&batch, [&sx, &sy], |_, [i, j]| operands.push((i, j)));
         let products = |first: usize, out: &mut [f64]| {
             for (out, &(i, j)) in out.chunks_exact_mut(len).zip(&operands[first..]) {
